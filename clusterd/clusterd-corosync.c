@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* clusterd-corosync.c: not written yet. */
+#include "common/common.h"
