@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* common-fileio.c: whole-file reads and atomic, durable writes. */
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <sys/stat.h>
 
@@ -106,4 +107,17 @@ int mkdir_p(const char *path, mode_t mode) {
         if (mkdir(copy, mode) == -1 && errno != EEXIST)
                 return -errno;
         return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+        if (remove(path) == -1 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+int rm_rf(const char *path) {
+        if (access(path, F_OK) != 0)
+                return errno == ENOENT ? 0 : -errno;
+        int r = nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        return r < 0 ? (errno ? -errno : -EIO) : r;
 }

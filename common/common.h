@@ -11,6 +11,7 @@
 #pragma once
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -235,6 +236,10 @@ int read_full_file(const char *path, size_t max_size, char **ret, size_t *ret_si
  * directory with the given mode, fsync, rename over path, fsync of the
  * directory. Readers see the old or the new content, never a mix. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
+
+/* Removes path and, for a directory, everything below it (without
+ * following symlinks). A missing path is fine. */
+int rm_rf(const char *path);
 
 /* mkdir -p; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode);
