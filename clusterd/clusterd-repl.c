@@ -1,3 +1,1053 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* clusterd-repl.c: not written yet. */
-#include "common/common.h"
+/*
+ * clusterd-repl.c: the replication engine (see repl-int.h and
+ * docs/replication.md).
+ *
+ * Everything here runs on the main loop, driven by corosync callbacks in
+ * delivery order. Because every member sees the same messages and group
+ * changes in the same order (CPG's virtual synchrony), every decision that
+ * depends only on delivered messages is the same on every member: who won
+ * the sync, when the sync ended, which operations were applied. Decisions
+ * that depend on local timing (quorum notifications, timeouts) only ever
+ * decide whether *this* node sends something.
+ */
+#include <stdlib.h>
+
+#include "clusterd/log.h"
+#include "clusterd/repl-int.h"
+#include "clusterd/sync-int.h"
+
+#define TICK_USEC (100 * USEC_PER_MSEC)
+#define RETRY_USEC (2 * USEC_PER_MSEC)
+#define SNAPSHOT_MAX (512u * 1024 * 1024)
+
+enum repl_event {
+        EV_CONNECTED,
+        EV_GROUP_CHANGED,
+        EV_STATES_DIFFER, /* some members must receive the winner's state */
+        EV_STATES_EQUAL,  /* every member already holds it */
+        EV_ALL_INSTALLED,
+        EV_EXCLUDED,
+        EV_DB_FAILED,
+        EV_DISCONNECTED,
+};
+
+enum write_state {
+        W_QUEUED,  /* waiting to be sent */
+        W_SENT,    /* multicast, not yet applied here */
+        W_APPLIED, /* applied here at res.version, waiting for every replica */
+};
+
+struct write {
+        uint64_t id;
+        struct op op; /* owned */
+        enum write_state state;
+        uint32_t sent_round; /* the sync round it was sent in */
+        uint64_t commit_at;  /* version every replica must confirm */
+        struct op_result res;
+        uint64_t deadline_usec; /* monotonic */
+        repl_done_fn done;      /* NULL once forgotten */
+        void *userdata;
+        struct write *next;
+};
+
+struct outmsg {
+        struct msg_buf buf;
+        struct write *w; /* the write an OP message carries, else NULL */
+        struct outmsg *next;
+};
+
+struct peer {
+        uint32_t nodeid, pid;
+        bool have_state;
+        struct msg_state st;
+        uint32_t round; /* from its STATE in this view */
+        enum sync_role role;
+        bool installed;
+        uint64_t acked; /* highest version it confirmed in this view */
+};
+
+struct repl {
+        qb_loop_t *loop;
+        struct db *db;
+        struct cs *cs; /* borrowed; NULL while disconnected */
+        struct repl_config cfg;
+        const struct repl_callbacks *cb;
+        void *userdata;
+
+        enum repl_state state;
+        uint32_t my_nodeid, my_pid;
+        uint64_t view;      /* hash of the current membership */
+        uint32_t round;     /* incremented at every group change */
+        struct peer *peers; /* sorted by (nodeid, pid); owned */
+        size_t n_peers;
+        size_t winner;
+
+        struct {
+                uint8_t *data; /* owned */
+                uint64_t size, filled, checksum;
+                uint32_t count, next;
+        } rx;
+
+        bool in_batch;    /* a transaction is open for delivered ops */
+        unsigned changed; /* REPL_CHANGED_* in the open batch */
+        bool writable;
+        uint64_t committed;
+
+        struct write *writes; /* FIFO, owned */
+        size_t n_writes;
+        uint64_t next_write_id;
+        uint64_t next_seq; /* last origin_seq used */
+
+        struct outmsg *out, *out_tail; /* FIFO, owned */
+        qb_loop_timer_handle retry_timer;
+        bool retry_armed;
+        qb_loop_timer_handle tick_timer;
+};
+
+static const char *const state_names[_REPL_STATE_MAX] = {
+        [REPL_DISCONNECTED] = "disconnected",
+        [REPL_SYNCING] = "syncing",
+        [REPL_TRANSFER] = "transfer",
+        [REPL_SYNCED] = "synced",
+        [REPL_FAILED] = "failed",
+};
+
+const char *repl_state_to_string(enum repl_state s) {
+        return s < _REPL_STATE_MAX ? state_names[s] : "unknown";
+}
+
+static const char *event_to_string(enum repl_event ev) {
+        switch (ev) {
+        case EV_CONNECTED:
+                return "connected";
+        case EV_GROUP_CHANGED:
+                return "group changed";
+        case EV_STATES_DIFFER:
+                return "states differ";
+        case EV_STATES_EQUAL:
+                return "states equal";
+        case EV_ALL_INSTALLED:
+                return "all installed";
+        case EV_EXCLUDED:
+                return "excluded";
+        case EV_DB_FAILED:
+                return "database failed";
+        case EV_DISCONNECTED:
+                return "disconnected";
+        }
+        return "unknown";
+}
+
+static enum repl_state next_state(enum repl_state s, enum repl_event ev) {
+        switch (ev) {
+        case EV_DISCONNECTED:
+                return REPL_DISCONNECTED;
+        case EV_DB_FAILED:
+        case EV_EXCLUDED:
+                return REPL_FAILED;
+        case EV_CONNECTED:
+        case EV_GROUP_CHANGED:
+                return s == REPL_FAILED ? REPL_FAILED : REPL_SYNCING;
+        case EV_STATES_DIFFER:
+                return s == REPL_SYNCING ? REPL_TRANSFER : s;
+        case EV_STATES_EQUAL:
+                return s == REPL_SYNCING ? REPL_SYNCED : s;
+        case EV_ALL_INSTALLED:
+                return s == REPL_TRANSFER ? REPL_SYNCED : s;
+        }
+        return s;
+}
+
+static void repl_transition(struct repl *r, enum repl_event ev) {
+        enum repl_state to = next_state(r->state, ev);
+        int level = to == REPL_SYNCED || to == REPL_FAILED ? LOG_NOTICE : LOG_INFO;
+
+        if (to == r->state) {
+                log_debug("Replication stays %s (%s)", state_names[to], event_to_string(ev));
+                return;
+        }
+        qb_log(level, "Replication: %s -> %s (%s)", state_names[r->state], state_names[to], event_to_string(ev));
+        r->state = to;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Outbound messages                                                         */
+
+static void flush_out(struct repl *r);
+
+static void retry_cb(void *data) {
+        struct repl *r = data;
+        r->retry_armed = false;
+        flush_out(r);
+}
+
+static void flush_out(struct repl *r) {
+        while (r->out && r->cs) {
+                struct outmsg *m = r->out;
+                int e = cs_mcast(r->cs, m->buf.data, m->buf.size);
+                if (e == -EAGAIN) {
+                        /* corosync's flow control: try again shortly, keeping order. */
+                        if (!r->retry_armed && qb_loop_timer_add(r->loop, QB_LOOP_HIGH, RETRY_USEC * NSEC_PER_USEC, r,
+                                                                 retry_cb, &r->retry_timer) == 0)
+                                r->retry_armed = true;
+                        return;
+                }
+                if (e < 0) {
+                        /* The lost callback follows; the write stays pending. */
+                        log_warning_errno(e, "Failed to send a %zu byte message to the group: %m", m->buf.size);
+                        return;
+                }
+                r->out = m->next;
+                if (!r->out)
+                        r->out_tail = NULL;
+                msg_buf_done(&m->buf);
+                free(m);
+        }
+}
+
+static void enqueue(struct repl *r, struct msg_buf *b, struct write *w) {
+        struct outmsg *m = xcalloc(1, sizeof(*m));
+        m->buf = *b;
+        *b = (struct msg_buf){};
+        m->w = w;
+        if (r->out_tail)
+                r->out_tail->next = m;
+        else
+                r->out = m;
+        r->out_tail = m;
+        flush_out(r);
+}
+
+/* Drops messages that were not handed to corosync yet: after a group change
+ * they would be stale. Writes they carried go back to the queue. */
+static void drop_out(struct repl *r) {
+        while (r->out) {
+                struct outmsg *m = r->out;
+                r->out = m->next;
+                if (m->w && m->w->state == W_SENT)
+                        m->w->state = W_QUEUED;
+                msg_buf_done(&m->buf);
+                free(m);
+        }
+        r->out_tail = NULL;
+}
+
+static void send_simple(struct repl *r, enum msg_type type, uint64_t value) {
+        struct msg_buf b = {};
+        msg_begin(&b, type, r->view, r->round);
+        msg_buf_put_le(&b, value, 8);
+        msg_end(&b);
+        enqueue(r, &b, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writes                                                                    */
+
+static void complete(struct repl *r, struct write *w, int error, const char *fmt, ...) _printf_(4, 5);
+static void complete(struct repl *r, struct write *w, int error, const char *fmt, ...) {
+        char msg[512] = "";
+        va_list ap;
+
+        /* Unlink first: the callback may submit new writes. */
+        for (struct write **p = &r->writes; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        break;
+                }
+        r->n_writes--;
+        for (struct outmsg *m = r->out; m; m = m->next)
+                if (m->w == w)
+                        m->w = NULL;
+
+        if (fmt) {
+                va_start(ap, fmt);
+                vsnprintf(msg, sizeof(msg), fmt, ap);
+                va_end(ap);
+        }
+        if (w->done)
+                w->done(w->userdata, error, &w->res, error == 0 ? w->res.message : msg);
+        op_done(&w->op);
+        free(w);
+}
+
+static void send_queued(struct repl *r) {
+        if (!r->writable || !r->cs)
+                return;
+        for (struct write *w = r->writes; w; w = w->next) {
+                struct msg_buf b = {};
+                struct err e = {};
+
+                if (w->state != W_QUEUED)
+                        continue;
+                w->op.epoch = db_position(r->db)->epoch;
+                w->op.origin_seq = ++r->next_seq;
+                msg_begin(&b, MSG_OP, r->view, r->round);
+                if (msg_put_op(&b, &w->op, &e) < 0) {
+                        /* repl_submit validated it; this is a programming error. */
+                        msg_buf_done(&b);
+                        log_error("Cannot encode a %s operation: %s", op_kind_to_string(w->op.kind), e.msg);
+                        continue;
+                }
+                msg_end(&b);
+                w->state = W_SENT;
+                w->sent_round = r->round;
+                enqueue(r, &b, w);
+        }
+}
+
+/* After a sync round: a write that was sent before the membership changed
+ * is in the cluster's state or not, and a writable partition's state is
+ * final in that respect (docs/replication.md, "Writes across membership
+ * changes"). Without quorum nothing is final yet: they wait. */
+static void resolve_writes(struct repl *r) {
+        uint64_t applied_seq = 0;
+        struct write *w, *next;
+
+        if (!r->writable)
+                return;
+        if (db_origin_seq(r->db, r->my_nodeid, &applied_seq) < 0)
+                return;
+        for (w = r->writes; w; w = next) {
+                next = w->next;
+                /* Writes sent in this view are in flight normally. */
+                if (w->state == W_QUEUED || w->sent_round == r->round)
+                        continue;
+                if (w->op.origin_seq > applied_seq) {
+                        complete(r, w, -ECANCELED,
+                                 "the membership changed before the write was committed, and the cluster's state does "
+                                 "not contain it: nothing was written, it is safe to retry");
+                        continue;
+                }
+                if (w->state == W_SENT) {
+                        /* Applied as part of a snapshot: recover how it ended. */
+                        _cleanup_free_ char *message = NULL;
+                        int code;
+                        w->res = (struct op_result){ .version = db_position(r->db)->version };
+                        if (db_refusal(r->db, r->my_nodeid, w->op.origin_seq, &code, &message) >= 0) {
+                                w->res.r = code;
+                                snprintf(w->res.message, sizeof(w->res.message), "%s", message);
+                        }
+                        w->state = W_APPLIED;
+                }
+                /* Every replica holds the synced state once it confirms it. */
+                w->commit_at = MIN(w->commit_at ? w->commit_at : UINT64_MAX, db_position(r->db)->version);
+        }
+}
+
+static void update_committed(struct repl *r) {
+        uint64_t c = UINT64_MAX;
+        struct write *w, *next;
+
+        if (r->state != REPL_SYNCED || r->n_peers == 0)
+                return;
+        for (size_t i = 0; i < r->n_peers; i++)
+                if (r->peers[i].role != SYNC_EXCLUDED)
+                        c = MIN(c, r->peers[i].acked);
+        if (c == UINT64_MAX || c <= r->committed)
+                return;
+        r->committed = c;
+        if (!r->writable)
+                return;
+        for (w = r->writes; w; w = next) {
+                next = w->next;
+                if (w->state == W_APPLIED && w->commit_at <= c)
+                        complete(r, w, 0, NULL);
+        }
+}
+
+static void tick_cb(void *data) {
+        struct repl *r = data;
+        uint64_t now = now_monotonic_usec();
+        struct write *w, *next;
+        char state[64];
+
+        snprintf(state, sizeof(state), "%s%s", state_names[r->state],
+                 r->state == REPL_SYNCED && !r->writable ? ", not quorate" : "");
+        for (w = r->writes; w; w = next) {
+                next = w->next;
+                if (w->deadline_usec > now)
+                        continue;
+                if (w->state == W_QUEUED)
+                        complete(r, w, -ETIME,
+                                 "the write could not be sent within the write timeout (replication is %s): nothing "
+                                 "was written",
+                                 state);
+                else
+                        complete(r, w, -ETIMEDOUT,
+                                 "the write was sent but not confirmed by every member within the write timeout "
+                                 "(replication is %s): it may or may not have been applied",
+                                 state);
+        }
+        (void)qb_loop_timer_add(r->loop, QB_LOOP_LOW, TICK_USEC * NSEC_PER_USEC, r, tick_cb, &r->tick_timer);
+}
+
+int repl_submit(struct repl *r, struct op *op, repl_done_fn done, void *userdata, uint64_t *ret_id, struct err *e) {
+        struct msg_buf probe = {};
+        struct write *w;
+        int k;
+
+        /* Validate now, so that a bad op is refused to the client and
+         * never fails later in send_queued(). */
+        k = msg_put_op(&probe, op, e);
+        msg_buf_done(&probe);
+        if (k < 0)
+                return k;
+        if (!r->cs || r->state == REPL_DISCONNECTED)
+                return err_set(e, -ENOTCONN, "this node is not connected to corosync: nothing was written");
+        if (r->state == REPL_FAILED)
+                return err_set(e, -ENOTCONN,
+                               "this node's database copy failed and it left the group: nothing was "
+                               "written (see its log)");
+        if (r->state == REPL_SYNCED && !r->writable) {
+                const struct cs_quorum *q = cs_quorum(r->cs);
+                if (db_position(r->db)->version == 0)
+                        return err_set(e, -ENODATA,
+                                       "this node has not received the cluster's state yet: nothing "
+                                       "was written");
+                return err_set(e, -ENOLINK,
+                               "this node's partition is not quorate (%s, replicas hold %" PRIu32 " votes, %" PRIu32
+                               " needed): writes are refused",
+                               q->quorate ? "corosync: quorate" : "corosync: not quorate", repl_replica_votes(r),
+                               q->quorum);
+        }
+        if (r->n_writes >= r->cfg.max_pending)
+                return err_set(e, -EAGAIN, "too many writes pending on this node (%zu): nothing was written",
+                               r->n_writes);
+
+        w = xcalloc(1, sizeof(*w));
+        w->id = ++r->next_write_id;
+        w->op = *op;
+        *op = (struct op){};
+        w->deadline_usec = now_monotonic_usec() + r->cfg.write_timeout_usec;
+        w->done = done;
+        w->userdata = userdata;
+        struct write **tail = &r->writes;
+        while (*tail)
+                tail = &(*tail)->next;
+        *tail = w;
+        r->n_writes++;
+        if (ret_id)
+                *ret_id = w->id;
+        send_queued(r);
+        return 0;
+}
+
+void repl_forget(struct repl *r, uint64_t id) {
+        for (struct write *w = r->writes; w; w = w->next)
+                if (w->id == id) {
+                        w->done = NULL;
+                        w->userdata = NULL;
+                        return;
+                }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Quorum and writability                                                    */
+
+uint32_t repl_replica_votes(struct repl *r) {
+        uint32_t votes = 0, last = 0;
+        if (!r->cs)
+                return 0;
+        /* Peers are sorted by node id; count each node once. */
+        for (size_t i = 0; i < r->n_peers; i++) {
+                if (r->peers[i].role == SYNC_EXCLUDED || r->peers[i].nodeid == last)
+                        continue;
+                last = r->peers[i].nodeid;
+                votes += cs_node_votes(r->cs, r->peers[i].nodeid);
+        }
+        return votes;
+}
+
+static void fail(struct repl *r, int error, const char *fmt, ...) _printf_(3, 4);
+
+static void update_writable(struct repl *r) {
+        const struct cs_quorum *q = r->cs ? cs_quorum(r->cs) : NULL;
+        bool w = q && r->state == REPL_SYNCED && db_position(r->db)->version > 0 &&
+                 sync_may_write(q->quorate, q->quorum, repl_replica_votes(r));
+        int e;
+
+        /* The epoch records the newest quorate ring whose members agreed on
+         * this state; it is what lets a later sync prefer it over any state
+         * a minority kept (docs/replication.md, "Epochs"). */
+        if (w && q->ring_seq > db_position(r->db)->epoch) {
+                e = db_raise_epoch(r->db, q->ring_seq);
+                if (e < 0) {
+                        fail(r, e, "cannot record epoch %" PRIu64 ": %s", q->ring_seq, db_last_error(r->db));
+                        return;
+                }
+        }
+        if (w == r->writable)
+                return;
+        r->writable = w;
+        if (w)
+                log_notice("Cluster database is writable (epoch %" PRIu64 ", version %" PRIu64 ", %zu replicas)",
+                           db_position(r->db)->epoch, db_position(r->db)->version, r->n_peers);
+        else
+                log_notice("Cluster database is read-only (%s)", r->state != REPL_SYNCED ? state_names[r->state]
+                                                                 : !q || !q->quorate     ? "partition not quorate"
+                                                                                     : "too few replicas for quorum");
+        if (w) {
+                resolve_writes(r);
+                send_queued(r);
+        }
+        if (r->cb->status)
+                r->cb->status(r->userdata);
+}
+
+void repl_quorum_change(struct repl *r) {
+        update_writable(r);
+        if (r->cb->status)
+                r->cb->status(r->userdata);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batches                                                                   */
+
+static void end_batch(struct repl *r, bool ack) {
+        int e;
+
+        if (!r->in_batch)
+                return;
+        r->in_batch = false;
+        e = db_commit(r->db);
+        if (e < 0) {
+                fail(r, e, "cannot commit applied operations: %s", db_last_error(r->db));
+                return;
+        }
+        if (r->changed && r->cb->changed)
+                r->cb->changed(r->userdata, r->changed);
+        r->changed = 0;
+        if (ack && r->state == REPL_SYNCED)
+                send_simple(r, MSG_ACK, db_position(r->db)->version);
+}
+
+void repl_dispatch_done(struct repl *r) {
+        end_batch(r, true);
+}
+
+static void fail(struct repl *r, int error, const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        log_err_errno(error, "Replication failed: %s", msg);
+        if (r->in_batch) {
+                r->in_batch = false;
+                db_rollback(r->db);
+        }
+        drop_out(r);
+        repl_transition(r, EV_DB_FAILED);
+        r->writable = false;
+        if (r->cb->failed)
+                r->cb->failed(r->userdata, error, msg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sync                                                                      */
+
+static int cmp_member(const void *a, const void *b) {
+        const struct cs_member *x = a, *y = b;
+        if (x->nodeid != y->nodeid)
+                return x->nodeid < y->nodeid ? -1 : 1;
+        return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+static struct peer *find_peer(struct repl *r, uint32_t nodeid, uint32_t pid) {
+        for (size_t i = 0; i < r->n_peers; i++)
+                if (r->peers[i].nodeid == nodeid && r->peers[i].pid == pid)
+                        return &r->peers[i];
+        return NULL;
+}
+
+static struct peer *my_peer(struct repl *r) {
+        return find_peer(r, r->my_nodeid, r->my_pid);
+}
+
+static void send_state(struct repl *r) {
+        struct msg_state s = { .pos = *db_position(r->db), .schema = DB_SCHEMA_VERSION };
+        struct db_cluster c;
+        struct msg_buf b = {};
+
+        if (db_get_cluster(r->db, &c) >= 0)
+                snprintf(s.uuid, sizeof(s.uuid), "%s", c.uuid);
+        msg_begin(&b, MSG_STATE, r->view, r->round);
+        msg_put_state(&b, &s);
+        msg_end(&b);
+        enqueue(r, &b, NULL);
+}
+
+static void synced(struct repl *r) {
+        uint64_t seq = 0;
+        struct peer *me = my_peer(r);
+
+        if (db_origin_seq(r->db, r->my_nodeid, &seq) >= 0)
+                r->next_seq = MAX(r->next_seq, seq);
+        r->committed = 0;
+        if (me)
+                me->acked = db_position(r->db)->version;
+        /* Everyone confirms the synced state, which restarts commit tracking. */
+        send_simple(r, MSG_ACK, db_position(r->db)->version);
+        update_writable(r);
+        resolve_writes(r);
+        send_queued(r);
+        if (r->cb->status)
+                r->cb->status(r->userdata);
+}
+
+static void send_snapshot(struct repl *r) {
+        _cleanup_free_ void *data = NULL;
+        size_t size = 0, chunk, max;
+        uint64_t checksum;
+        uint32_t count;
+        struct err e = {};
+        int k;
+
+        k = db_snapshot_create(r->db, &data, &size, &e);
+        if (k < 0) {
+                fail(r, k, "cannot create a snapshot to send: %s", e.msg);
+                return;
+        }
+        /* Leave room for the header and the chunk's own fields. */
+        max = cs_max_message_size(r->cs);
+        chunk = max > 4096 ? MIN(max - 1024, (size_t)(256 * 1024)) : 1024;
+        count = (uint32_t)MAX((size + chunk - 1) / chunk, 1);
+        checksum = siphash24(0, 0, data, size);
+        log_info("Sending the cluster state (%zu bytes in %" PRIu32 " chunks)", size, count);
+        for (uint32_t i = 0; i < count; i++) {
+                struct msg_buf b = {};
+                size_t off = (size_t)i * chunk;
+                struct msg_chunk c = { .index = i,
+                                       .count = count,
+                                       .total_size = size,
+                                       .checksum = checksum,
+                                       .data = (const uint8_t *)data + off,
+                                       .size = (uint32_t)MIN(chunk, size - off) };
+                msg_begin(&b, MSG_CHUNK, r->view, r->round);
+                msg_put_chunk(&b, &c);
+                msg_end(&b);
+                enqueue(r, &b, NULL);
+        }
+}
+
+static void decide(struct repl *r) {
+        _cleanup_free_ struct sync_member *m = xcalloc(r->n_peers, sizeof(*m));
+        struct sync_decision d = {};
+        struct peer *me = my_peer(r);
+        int k;
+
+        for (size_t i = 0; i < r->n_peers; i++)
+                m[i] = (struct sync_member){ .nodeid = r->peers[i].nodeid,
+                                             .pid = r->peers[i].pid,
+                                             .pos = r->peers[i].st.pos,
+                                             .schema = r->peers[i].st.schema };
+        for (size_t i = 0; i < r->n_peers; i++)
+                memcpy(m[i].uuid, r->peers[i].st.uuid, sizeof(m[i].uuid));
+
+        k = sync_decide(m, r->n_peers, &d);
+        if (k == -ENODATA) {
+                log_info("Sync: no member holds cluster state yet");
+                repl_transition(r, EV_STATES_EQUAL);
+                synced(r);
+                return;
+        }
+        r->winner = d.winner;
+        for (size_t i = 0; i < r->n_peers; i++)
+                r->peers[i].role = d.roles[i];
+        log_info("Sync of %zu member(s): %s; %zu must receive it", r->n_peers, d.reason, d.n_receivers);
+        sync_decision_done(&d);
+
+        if (me && me->role == SYNC_EXCLUDED) {
+                log_error("This node cannot take part in the group: its database belongs to cluster '%s' (schema "
+                          "%" PRIu32 ") but the group's newest state is of cluster '%s' (schema %" PRIu32 ")",
+                          me->st.uuid, me->st.schema, r->peers[r->winner].st.uuid, r->peers[r->winner].st.schema);
+                repl_transition(r, EV_EXCLUDED);
+                if (r->cb->failed)
+                        r->cb->failed(r->userdata, -EPROTO, "database of another cluster or schema");
+                return;
+        }
+        if (r->n_peers > 0 && !me)
+                return;
+
+        for (size_t i = 0; i < r->n_peers; i++)
+                if (r->peers[i].role == SYNC_RECEIVE) {
+                        repl_transition(r, EV_STATES_DIFFER);
+                        if (r->winner < r->n_peers && &r->peers[r->winner] == me)
+                                send_snapshot(r);
+                        return;
+                }
+        repl_transition(r, EV_STATES_EQUAL);
+        synced(r);
+}
+
+void repl_group_change(struct repl *r, const struct cs_member *members, size_t n) {
+        _cleanup_free_ struct cs_member *sorted = xcalloc(MAX(n, 1), sizeof(*sorted));
+        bool was_writable = r->writable;
+
+        /* Operations applied so far belong to the old view: make them
+         * durable now; confirmations restart after the sync. */
+        end_batch(r, false);
+        if (r->state == REPL_FAILED || r->state == REPL_DISCONNECTED)
+                return;
+
+        memcpy(sorted, members, n * sizeof(*sorted));
+        qsort(sorted, n, sizeof(*sorted), cmp_member);
+        r->view = siphash24(UINT64_C(0x636c7573746572), n, sorted, n * sizeof(*sorted));
+        r->round++;
+        free(r->peers);
+        r->peers = xcalloc(MAX(n, 1), sizeof(*r->peers));
+        r->n_peers = n;
+        for (size_t i = 0; i < n; i++)
+                r->peers[i] = (struct peer){ .nodeid = sorted[i].nodeid, .pid = sorted[i].pid };
+        free_and_null(r->rx.data);
+        r->rx = (typeof(r->rx)){};
+        r->committed = 0;
+        drop_out(r);
+
+        repl_transition(r, EV_GROUP_CHANGED);
+        r->writable = false;
+        if (was_writable)
+                log_info("Cluster database is read-only while the members sync");
+        if (!my_peer(r)) {
+                log_debug("Group change without this process in it; waiting for the next one");
+                return;
+        }
+        send_state(r);
+        if (r->cb->status)
+                r->cb->status(r->userdata);
+}
+
+static void on_state(struct repl *r, struct peer *p, const struct msg_header *h, const uint8_t *body, size_t size) {
+        struct err e = {};
+        if (msg_decode_state(body, size, &p->st, &e) < 0) {
+                log_warning("Dropped a malformed state message from node %" PRIu32 ": %s", p->nodeid, e.msg);
+                return;
+        }
+        p->have_state = true;
+        p->round = h->round;
+        if (r->state != REPL_SYNCING)
+                return;
+        for (size_t i = 0; i < r->n_peers; i++)
+                if (!r->peers[i].have_state)
+                        return;
+        decide(r);
+}
+
+static void install_received(struct repl *r) {
+        struct err e = {};
+        uint64_t sum = siphash24(0, 0, r->rx.data, r->rx.size);
+        int k;
+
+        if (sum != r->rx.checksum) {
+                fail(r, -EBADMSG, "the received cluster state does not match its checksum");
+                return;
+        }
+        k = db_snapshot_install(r->db, r->rx.data, r->rx.size, &e);
+        free_and_null(r->rx.data);
+        if (k < 0) {
+                fail(r, k, "cannot install the received cluster state: %s", e.msg);
+                return;
+        }
+        log_notice("Installed the cluster state from node %" PRIu32 " (epoch %" PRIu64 ", version %" PRIu64 ")",
+                   r->peers[r->winner].nodeid, db_position(r->db)->epoch, db_position(r->db)->version);
+        if (r->cb->changed)
+                r->cb->changed(r->userdata, REPL_CHANGED_ALL);
+        send_simple(r, MSG_INSTALLED, db_position(r->db)->version);
+}
+
+static void on_chunk(struct repl *r, struct peer *p, const uint8_t *body, size_t size) {
+        struct peer *me = my_peer(r);
+        struct msg_chunk c;
+        struct err e = {};
+
+        if (msg_decode_chunk(body, size, &c, &e) < 0) {
+                fail(r, -EBADMSG, "malformed state chunk from node %" PRIu32 ": %s", p->nodeid, e.msg);
+                return;
+        }
+        if (!me || me->role != SYNC_RECEIVE)
+                return;
+        if (c.index == 0) {
+                if (c.total_size > SNAPSHOT_MAX) {
+                        fail(r, -EFBIG, "the cluster state offered is %" PRIu64 " bytes, more than %u", c.total_size,
+                             SNAPSHOT_MAX);
+                        return;
+                }
+                free(r->rx.data);
+                r->rx.data = xmalloc(MAX(c.total_size, 1));
+                r->rx.size = c.total_size;
+                r->rx.filled = 0;
+                r->rx.count = c.count;
+                r->rx.next = 0;
+                r->rx.checksum = c.checksum;
+        }
+        if (!r->rx.data || c.index != r->rx.next || c.count != r->rx.count || c.total_size != r->rx.size ||
+            c.checksum != r->rx.checksum || r->rx.filled + c.size > r->rx.size) {
+                fail(r, -EBADMSG, "state chunk %" PRIu32 "/%" PRIu32 " from node %" PRIu32 " is out of order", c.index,
+                     c.count, p->nodeid);
+                return;
+        }
+        memcpy(r->rx.data + r->rx.filled, c.data, c.size);
+        r->rx.filled += c.size;
+        r->rx.next++;
+        if (r->rx.next < r->rx.count)
+                return;
+        if (r->rx.filled != r->rx.size) {
+                fail(r, -EBADMSG, "the received cluster state is %" PRIu64 " bytes, %" PRIu64 " announced",
+                     r->rx.filled, r->rx.size);
+                return;
+        }
+        install_received(r);
+}
+
+static void on_installed(struct repl *r, struct peer *p) {
+        p->installed = true;
+        for (size_t i = 0; i < r->n_peers; i++)
+                if (r->peers[i].role == SYNC_RECEIVE && !r->peers[i].installed)
+                        return;
+        repl_transition(r, EV_ALL_INSTALLED);
+        synced(r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Operations                                                                */
+
+static unsigned changed_mask(enum op_kind k) {
+        switch (k) {
+        case OP_SETTING_SET:
+        case OP_SETTING_UNSET:
+                return REPL_CHANGED_SETTINGS;
+        case OP_NODE_ADD:
+        case OP_NODE_REMOVE:
+        case OP_NODE_STATE:
+        case OP_JOIN_TOKEN:
+                return REPL_CHANGED_NODES;
+        case OP_TOKEN_CREATE:
+        case OP_TOKEN_DELETE:
+                return REPL_CHANGED_TOKENS;
+        default:
+                return 0;
+        }
+}
+
+static void on_op(struct repl *r, struct peer *p, const uint8_t *body, size_t size) {
+        struct op op = {};
+        struct op_result res;
+        struct err e = {};
+        int k;
+
+        /* Every member decodes the same bytes, so every member drops the
+         * same malformed message and versions stay aligned. */
+        if (msg_decode_op(body, size, &op, &e) < 0) {
+                log_warning("Dropped a malformed operation from node %" PRIu32 ": %s", p->nodeid, e.msg);
+                return;
+        }
+        if (!r->in_batch) {
+                k = db_begin(r->db);
+                if (k < 0) {
+                        op_done(&op);
+                        {
+                                fail(r, k, "cannot start a transaction: %s", db_last_error(r->db));
+                                return;
+                        }
+                }
+                r->in_batch = true;
+        }
+        k = db_apply_op(r->db, p->nodeid, &op, body, size, &res);
+        if (k < 0) {
+                op_done(&op);
+                {
+                        fail(r, k, "cannot apply a %s operation: %s", op_kind_to_string(op.kind), db_last_error(r->db));
+                        return;
+                }
+        }
+        r->changed |= changed_mask(op.kind);
+        if (res.r < 0)
+                log_info("Operation %s from node %" PRIu32 " refused: %s", op_kind_to_string(op.kind), p->nodeid,
+                         res.message);
+        else
+                log_debug("Applied %s from node %" PRIu32 " at version %" PRIu64, op_kind_to_string(op.kind), p->nodeid,
+                          res.version);
+
+        if (p->nodeid == r->my_nodeid && p->pid == r->my_pid)
+                for (struct write *w = r->writes; w; w = w->next)
+                        if (w->state == W_SENT && w->op.origin_seq == op.origin_seq) {
+                                w->state = W_APPLIED;
+                                w->res = res;
+                                w->commit_at = res.version;
+                                /* A refusal is the same everywhere: no need to wait. */
+                                if (res.r < 0)
+                                        complete(r, w, 0, NULL);
+                                break;
+                        }
+        op_done(&op);
+}
+
+static void on_ack(struct repl *r, struct peer *p, const uint8_t *body, size_t size) {
+        struct err e = {};
+        uint64_t v;
+        if (msg_decode_u64(body, size, &v, &e) < 0) {
+                log_warning("Dropped a malformed confirmation from node %" PRIu32 ": %s", p->nodeid, e.msg);
+                return;
+        }
+        p->acked = MAX(p->acked, v);
+        update_committed(r);
+}
+
+void repl_deliver(struct repl *r, uint32_t nodeid, uint32_t pid, const void *msg, size_t size) {
+        struct msg_header h;
+        const uint8_t *body;
+        struct peer *p;
+        struct err e = {};
+        size_t body_size;
+
+        if (msg_decode_header(msg, size, &h, &body, &body_size, &e) < 0) {
+                log_warning("Dropped a malformed message from node %" PRIu32 ": %s", nodeid, e.msg);
+                return;
+        }
+        if (h.view != r->view || r->state == REPL_FAILED || r->state == REPL_DISCONNECTED) {
+                log_trace("Dropped a %s message of another view from node %" PRIu32, msg_type_to_string(h.type),
+                          nodeid);
+                return;
+        }
+        p = find_peer(r, nodeid, pid);
+        if (!p) {
+                log_debug("Dropped a %s message from node %" PRIu32 " pid %" PRIu32 ", which is not in the view",
+                          msg_type_to_string(h.type), nodeid, pid);
+                return;
+        }
+        if (h.type == MSG_STATE)
+                return on_state(r, p, &h, body, body_size);
+        /* Everything else must come from the sender's state round of this view. */
+        if (!p->have_state || h.round != p->round) {
+                log_trace("Dropped a stale %s message from node %" PRIu32, msg_type_to_string(h.type), nodeid);
+                return;
+        }
+        switch (h.type) {
+        case MSG_CHUNK:
+                if (r->state == REPL_TRANSFER && p == &r->peers[r->winner])
+                        on_chunk(r, p, body, body_size);
+                break;
+        case MSG_INSTALLED:
+                if (r->state == REPL_TRANSFER)
+                        on_installed(r, p);
+                break;
+        case MSG_OP:
+                if (r->state == REPL_SYNCED && p->role != SYNC_EXCLUDED)
+                        on_op(r, p, body, body_size);
+                break;
+        case MSG_ACK:
+                if (r->state == REPL_SYNCED)
+                        on_ack(r, p, body, body_size);
+                break;
+        default:
+                break;
+        }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle                                                                 */
+
+int repl_new(qb_loop_t *loop, struct db *db, const struct repl_config *cfg, const struct repl_callbacks *cb,
+             void *userdata, struct repl **ret) {
+        struct repl *r = xcalloc(1, sizeof(*r));
+        *r = (struct repl){ .loop = loop,
+                            .db = db,
+                            .cfg = *cfg,
+                            .cb = cb,
+                            .userdata = userdata,
+                            .state = REPL_DISCONNECTED,
+                            .my_pid = (uint32_t)getpid() };
+        int k = qb_loop_timer_add(loop, QB_LOOP_LOW, TICK_USEC * NSEC_PER_USEC, r, tick_cb, &r->tick_timer);
+        if (k < 0) {
+                free(r);
+                return k;
+        }
+        *ret = r;
+        return 0;
+}
+
+void repl_set_config(struct repl *r, const struct repl_config *cfg) {
+        r->cfg = *cfg;
+}
+
+void repl_attach(struct repl *r, struct cs *cs) {
+        r->cs = cs;
+        r->my_nodeid = cs_local_nodeid(cs);
+        r->state = REPL_DISCONNECTED;
+        repl_transition(r, EV_CONNECTED);
+}
+
+void repl_detach(struct repl *r) {
+        end_batch(r, false);
+        drop_out(r);
+        if (r->retry_armed) {
+                qb_loop_timer_del(r->loop, r->retry_timer);
+                r->retry_armed = false;
+        }
+        r->cs = NULL;
+        free_and_null(r->peers);
+        r->n_peers = 0;
+        free_and_null(r->rx.data);
+        r->writable = false;
+        repl_transition(r, EV_DISCONNECTED);
+        if (r->cb->status)
+                r->cb->status(r->userdata);
+}
+
+struct repl *repl_free(struct repl *r) {
+        if (!r)
+                return NULL;
+        end_batch(r, false);
+        while (r->writes)
+                complete(r, r->writes, r->writes->state == W_QUEUED ? -ENOTCONN : -ESHUTDOWN,
+                         "clusterd is stopping: %s",
+                         r->writes->state == W_QUEUED ? "nothing was written" : "the write may or may not be applied");
+        drop_out(r);
+        if (r->retry_armed)
+                qb_loop_timer_del(r->loop, r->retry_timer);
+        qb_loop_timer_del(r->loop, r->tick_timer);
+        free(r->peers);
+        free(r->rx.data);
+        free(r);
+        return NULL;
+}
+
+enum repl_state repl_state(struct repl *r) {
+        return r->state;
+}
+
+bool repl_writable(struct repl *r) {
+        return r->writable;
+}
+
+uint64_t repl_committed(struct repl *r) {
+        return r->committed;
+}
+
+size_t repl_replicas(struct repl *r, uint32_t *ret, size_t max) {
+        size_t n = 0;
+        if (r->state != REPL_SYNCED)
+                return 0;
+        for (size_t i = 0; i < r->n_peers && n < max; i++)
+                if (r->peers[i].role != SYNC_EXCLUDED && (n == 0 || ret[n - 1] != r->peers[i].nodeid))
+                        ret[n++] = r->peers[i].nodeid;
+        return n;
+}
+
+bool repl_in_group(struct repl *r, uint32_t nodeid) {
+        for (size_t i = 0; i < r->n_peers; i++)
+                if (r->peers[i].nodeid == nodeid)
+                        return true;
+        return false;
+}
+
+uint32_t repl_leader(struct repl *r) {
+        if (!r->writable)
+                return 0;
+        for (size_t i = 0; i < r->n_peers; i++)
+                if (r->peers[i].role != SYNC_EXCLUDED)
+                        return r->peers[i].nodeid;
+        return 0;
+}
