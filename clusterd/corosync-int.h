@@ -1,2 +1,98 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * corosync-int.h: the adapter to corosync: CPG (group membership and
+ * totally ordered messages), quorum and votequorum (quorum state and
+ * votes), cmap (the node list) and cfg (configuration reload).
+ *
+ * All corosync file descriptors are served by the daemon's libqb loop.
+ * cs_error_t values are translated to -errno here and nowhere else.
+ * Callbacks run from the loop; after a `lost` callback the owner must
+ * cs_free() the handle (from a later loop iteration is fine).
+ */
 #pragma once
+
+#include <qb/qbloop.h>
+
+#include "common/common.h"
+
+struct cs;
+
+struct cs_member {
+        uint32_t nodeid;
+        uint32_t pid;
+};
+
+/* What corosync says about quorum, refreshed on every change. */
+struct cs_quorum {
+        bool known;           /* at least one notification arrived */
+        bool quorate;         /* votequorum's verdict */
+        uint64_t ring_seq;    /* the totem ring this verdict is for */
+        uint32_t ring_nodeid; /* that ring's representative */
+        uint32_t *members;    /* node ids in the corosync membership; owned by cs */
+        size_t n_members;
+        uint32_t expected_votes;
+        uint32_t total_votes;
+        uint32_t quorum; /* votes needed */
+};
+
+/* A node of corosync's nodelist (cmap nodelist.node.N.*). */
+struct cs_node {
+        uint32_t nodeid;
+        char name[64];
+        char address[256]; /* ring0_addr */
+        uint32_t votes;    /* quorum_votes, default 1 */
+};
+
+struct cs_callbacks {
+        /* A CPG message, in agreed order. */
+        void (*deliver)(void *userdata, uint32_t nodeid, uint32_t pid, const void *msg, size_t size);
+        /* The CPG group's membership changed (also once right after joining). */
+        void (*group_change)(void *userdata, const struct cs_member *members, size_t n, const struct cs_member *left,
+                             size_t n_left, const struct cs_member *joined, size_t n_joined);
+        /* Quorum or votes changed; read cs_quorum(). */
+        void (*quorum_change)(void *userdata);
+        /* corosync's nodelist changed (config reload). */
+        void (*nodelist_change)(void *userdata);
+        /* The end of one batch of CPG callbacks: a good moment to commit. */
+        void (*dispatch_done)(void *userdata);
+        /* The connection to corosync is gone (error: -errno). */
+        void (*lost)(void *userdata, int error);
+};
+
+/* Connects to the local corosync and joins CPG group `group`. -ENOTCONN
+ * (with a message) when corosync is not running. */
+int cs_connect(qb_loop_t *loop, const char *group, const struct cs_callbacks *cb, void *userdata, struct cs **ret,
+               struct err *e);
+
+/* Leaves the group and closes every connection. Accepts NULL. */
+struct cs *cs_free(struct cs *cs);
+static inline void cs_freep(struct cs **cs) {
+        cs_free(*cs);
+}
+
+/* Sends one message to the group (agreed order). -EAGAIN when corosync
+ * applies flow control (retry later; nothing was sent), -EMSGSIZE when too
+ * large, -ENOTCONN when the connection is gone. */
+int cs_mcast(struct cs *cs, const void *data, size_t size);
+
+uint32_t cs_local_nodeid(struct cs *cs);
+
+/* The largest message cs_mcast accepts. */
+size_t cs_max_message_size(struct cs *cs);
+
+const struct cs_quorum *cs_quorum(struct cs *cs);
+
+/* A node's votes as votequorum reports them (0 if unknown). */
+uint32_t cs_node_votes(struct cs *cs, uint32_t nodeid);
+
+/* corosync's nodelist, sorted by node id. Caller frees *ret. */
+int cs_nodelist(struct cs *cs, struct cs_node **ret, size_t *ret_n);
+
+/* Asks every corosync in the cluster to re-read corosync.conf. */
+int cs_reload_config(struct cs *cs);
+
+/* Translates a corosync result. */
+int cs_errno(int cs_error);
+
+/* Whether a corosync is running on this node (its cmap answers). */
+bool cs_running(void);
