@@ -1,2 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * cluster-int.h: corosync.conf as clusterd writes it (pure rendering).
+ *
+ * corosync.conf is derived from the cluster database on every node, so
+ * that adding or removing a node through clusterd changes it everywhere;
+ * hand edits are overwritten (the file says so at the top).
+ */
 #pragma once
+
+#include "common/common.h"
+
+struct corosync_conf_node {
+        const char *name;
+        uint32_t nodeid;
+        const char *address;
+};
+
+/* corosync.conf text for a cluster: knet with encryption (aes256) and
+ * authentication (sha256), votequorum, the given totem token timeout,
+ * logging to /var/log/corosync/corosync.log and syslog. Nodes are written
+ * in node id order. -EINVAL (with a message) for values corosync's parser
+ * would misread (whitespace, braces, '#'). Caller frees *ret. */
+int corosync_conf_render(const char *cluster_name, uint32_t token_ms, const struct corosync_conf_node *nodes,
+                         size_t n_nodes, char **ret, struct err *e);

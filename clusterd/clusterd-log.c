@@ -51,7 +51,7 @@ void log_early_init(const char *ident, bool debug) {
         qb_log_init(ident, LOG_DAEMON, LOG_INFO);
         qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
         qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_TRUE);
-        qb_log_format_set(QB_LOG_STDERR, "%t %p [%g] %b");
+        qb_log_format_set(QB_LOG_STDERR, "%T %N[%P] %p: %b");
         set_level(QB_LOG_STDERR, debug ? LOG_DEBUG : LOG_INFO);
 
         /* The blackbox keeps everything down to trace. 256 KiB holds a few
@@ -68,7 +68,7 @@ int log_apply_config(const struct config *c) {
                 new_file = qb_log_file_open(c->log.file);
                 if (new_file < 0)
                         return new_file;
-                qb_log_format_set(new_file, "%t %N %p [%g] %b");
+                qb_log_format_set(new_file, "%T %N[%P] %p: %b");
                 qb_log_ctl(new_file, QB_LOG_CONF_ENABLED, QB_TRUE);
                 set_level(new_file, c->log.level);
         }
@@ -78,7 +78,7 @@ int log_apply_config(const struct config *c) {
         if (c->log.target == LOG_TARGET_STDERR)
                 set_level(QB_LOG_STDERR, c->log.level);
         if (c->log.target == LOG_TARGET_SYSLOG) {
-                qb_log_format_set(QB_LOG_SYSLOG, "[%g] %b");
+                qb_log_format_set(QB_LOG_SYSLOG, "%p: %b");
                 set_level(QB_LOG_SYSLOG, c->log.level);
         }
 
