@@ -410,13 +410,11 @@ void clusterd_nodes_changed(struct clusterd *c) {
                 return;
         }
         log_notice("Updated '%s' from the cluster database", c->config->corosync.config);
-        if (c->cs) {
-                r = cs_reload_config(c->cs);
-                if (r < 0)
-                        log_warning_errno(r, "corosync could not reload its configuration: %m");
-                else
-                        log_notice("Asked corosync to reload its configuration");
-        }
+        /* corosync's reload is cluster-wide and its library call waits for
+         * every node's answer, which can take long while a node leaves:
+         * never on the main loop. */
+        if (c->cs)
+                (void)clusterd_run_command(c, "corosync reload", "corosync-cfgtool -R");
 }
 
 /* ------------------------------------------------------------------------ */

@@ -2,12 +2,11 @@
 /*
  * clusterd-corosync.c: the adapter to corosync's client libraries.
  *
- * One struct cs holds the CPG, quorum, votequorum, cmap and cfg handles of
+ * One struct cs holds the CPG, quorum, votequorum and cmap handles of
  * one connection. Their fds are polled by the daemon's libqb loop; every
  * dispatch drains what is pending (CS_DISPATCH_ALL), so that one batch of
  * CPG deliveries can be committed to the database in one transaction.
  */
-#include <corosync/cfg.h>
 #include <corosync/cmap.h>
 #include <corosync/cpg.h>
 #include <corosync/quorum.h>
@@ -28,7 +27,6 @@ struct cs {
         votequorum_handle_t votequorum;
         cmap_handle_t cmap;
         cmap_track_handle_t cmap_track;
-        corosync_cfg_handle_t cfg;
         int fd_cpg, fd_quorum, fd_votequorum, fd_cmap; /* -1 when not polled */
 
         struct cpg_name group;
@@ -271,7 +269,7 @@ static int init_quorum(struct cs *cs, struct err *e) {
         return 0;
 }
 
-static int init_cmap_cfg(struct cs *cs, struct err *e) {
+static int init_cmap(struct cs *cs, struct err *e) {
         cs_error_t err;
 
         if ((err = cmap_initialize(&cs->cmap)) != CS_OK)
@@ -281,8 +279,6 @@ static int init_cmap_cfg(struct cs *cs, struct err *e) {
                              cmap_nodelist_cb, cs, &cs->cmap_track);
         if (err != CS_OK)
                 return err_set(e, cs_errno(err), "cannot track corosync's nodelist (%s)", cs_strerror(err));
-        if ((err = corosync_cfg_initialize(&cs->cfg, NULL)) != CS_OK)
-                return err_set(e, cs_errno(err), "cannot connect to corosync's cfg service (%s)", cs_strerror(err));
         return 0;
 }
 
@@ -307,7 +303,7 @@ int cs_connect(qb_loop_t *loop, const char *group, const struct cs_callbacks *cb
                            .fd_votequorum = -1,
                            .fd_cmap = -1 };
 
-        if ((r = init_cpg(cs, group, e)) < 0 || (r = init_quorum(cs, e)) < 0 || (r = init_cmap_cfg(cs, e)) < 0)
+        if ((r = init_cpg(cs, group, e)) < 0 || (r = init_quorum(cs, e)) < 0 || (r = init_cmap(cs, e)) < 0)
                 goto fail;
         if (cpg_fd_get(cs->cpg, &fd) != CS_OK || (r = poll_fd(cs, fd, cpg_fd_cb, &cs->fd_cpg, e)) < 0 ||
             quorum_fd_get(cs->quorum, &fd) != CS_OK || (r = poll_fd(cs, fd, quorum_fd_cb, &cs->fd_quorum, e)) < 0 ||
@@ -346,8 +342,6 @@ struct cs *cs_free(struct cs *cs) {
                         cmap_track_delete(cs->cmap, cs->cmap_track);
                 cmap_finalize(cs->cmap);
         }
-        if (cs->cfg)
-                corosync_cfg_finalize(cs->cfg);
         free(cs->q.members);
         free(cs->votes);
         free(cs);
@@ -386,10 +380,6 @@ uint32_t cs_node_votes(struct cs *cs, uint32_t nodeid) {
                 if (cs->votes[i].nodeid == nodeid)
                         return cs->votes[i].votes;
         return 0;
-}
-
-int cs_reload_config(struct cs *cs) {
-        return cs_errno(corosync_cfg_reload_config(cs->cfg));
 }
 
 static struct cs_node *node_slot(struct cs_node **nodes, size_t *n, int *idx, int want) {

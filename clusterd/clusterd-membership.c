@@ -58,8 +58,7 @@ static void note_quorum(struct clusterd *c, const struct cs_quorum *q, uint64_t 
                 m->quorate_since_usec = now;
                 log_notice("Quorum: %s (%" PRIu32 " of %" PRIu32 " expected votes, %" PRIu32 " needed)",
                            quorate ? "quorate" : "not quorate", q->total_votes, q->expected_votes, q->quorum);
-                if (!quorate)
-                        m->quorum_lost_usec = now;
+                /* Not having quorum yet (a node starting alone) is not losing it. */
                 return;
         }
         if (!q || !q->known || quorate == m->quorate)

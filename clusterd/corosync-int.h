@@ -2,7 +2,9 @@
 /*
  * corosync-int.h: the adapter to corosync: CPG (group membership and
  * totally ordered messages), quorum and votequorum (quorum state and
- * votes), cmap (the node list) and cfg (configuration reload).
+ * votes) and cmap (the node list). Configuration reloads run as a child
+ * process (corosync-cfgtool -R): the library call blocks until every node
+ * answers.
  *
  * All corosync file descriptors are served by the daemon's libqb loop.
  * cs_error_t values are translated to -errno here and nowhere else.
@@ -88,8 +90,6 @@ uint32_t cs_node_votes(struct cs *cs, uint32_t nodeid);
 /* corosync's nodelist, sorted by node id. Caller frees *ret. */
 int cs_nodelist(struct cs *cs, struct cs_node **ret, size_t *ret_n);
 
-/* Asks every corosync in the cluster to re-read corosync.conf. */
-int cs_reload_config(struct cs *cs);
 
 /* Translates a corosync result. */
 int cs_errno(int cs_error);
