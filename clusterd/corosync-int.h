@@ -90,7 +90,6 @@ uint32_t cs_node_votes(struct cs *cs, uint32_t nodeid);
 /* corosync's nodelist, sorted by node id. Caller frees *ret. */
 int cs_nodelist(struct cs *cs, struct cs_node **ret, size_t *ret_n);
 
-
 /* Translates a corosync result. */
 int cs_errno(int cs_error);
 
