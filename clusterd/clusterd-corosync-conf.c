@@ -27,7 +27,8 @@ int corosync_conf_render(const char *cluster_name, uint32_t token_ms, const stru
         FILE *f;
 
         if (!value_is_safe(cluster_name))
-                return err_set(e, -EINVAL, "cluster name '%s' cannot be written to corosync.conf", cluster_name);
+                return err_set(e, -EINVAL, "cluster name '%s' cannot be written to corosync.conf",
+                               strempty(cluster_name));
         if (n_nodes == 0)
                 return err_set(e, -EINVAL, "a cluster needs at least one node");
         sorted = xcalloc(n_nodes, sizeof(*sorted));

@@ -13,6 +13,7 @@
  * installed schema, so a snapshot from a node with another schema is
  * refused rather than half-applied.
  */
+#include <math.h>
 #include <sqlite3.h>
 
 #include "clusterd/db-int.h"
@@ -117,18 +118,32 @@ int db_snapshot_create(struct db *db, void **ret, size_t *ret_size, struct err *
         return 0;
 }
 
-static int table_columns(struct db *db, const char *table, int *ret) {
-        _cleanup_free_ char *sql = xasprintf("SELECT * FROM %s LIMIT 0", table);
+/* The live table's column count, and which of its columns (bit i = column
+ * i) belong to the primary key. SQLite lets a TEXT PRIMARY KEY hold NULL
+ * (and gives a NULL INTEGER PRIMARY KEY a fresh rowid), but every reader
+ * relies on keys being there, so a snapshot may not carry NULL keys. */
+static int table_columns(struct db *db, const char *table, int *ret, uint64_t *ret_keys) {
+        _cleanup_free_ char *sql = xasprintf("PRAGMA table_info(%s)", table);
         sqlite3_stmt *st;
+        uint64_t keys = 0;
+        int n = 0;
         int rc = sqlite3_prepare_v2(db_sqlite(db), sql, -1, &st, NULL);
         if (rc != SQLITE_OK)
                 return db_errno(db, rc);
-        *ret = sqlite3_column_count(st);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (sqlite3_column_int(st, 5) > 0 && n < 64)
+                        keys |= UINT64_C(1) << n;
+                n++;
+        }
         sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+                return db_errno(db, rc);
+        *ret = n;
+        *ret_keys = keys;
         return 0;
 }
 
-static int bind_value(struct msg_reader *rd, sqlite3_stmt *st, int col) {
+static int bind_value(struct msg_reader *rd, sqlite3_stmt *st, int col, bool key) {
         uint64_t type = 0, u = 0;
         const uint8_t *p = NULL;
         size_t n = 0;
@@ -141,6 +156,8 @@ static int bind_value(struct msg_reader *rd, sqlite3_stmt *st, int col) {
         rd->what = "value";
         switch (type) {
         case V_NULL:
+                if (key)
+                        return err_set(rd->e, -EBADMSG, "key column %d is NULL", col);
                 sqlite3_bind_null(st, col);
                 return 0;
         case V_INTEGER:
@@ -152,6 +169,11 @@ static int bind_value(struct msg_reader *rd, sqlite3_stmt *st, int col) {
                 if ((r = msg_read_le(rd, 8, &u)) < 0)
                         return r;
                 memcpy(&d, &u, sizeof(d));
+                /* SQLite stores no NaN (it binds one as NULL), so no dump
+                 * holds one; letting it through would put a NULL where the
+                 * key check above does not look. */
+                if (isnan(d))
+                        return err_set(rd->e, -EBADMSG, "value is not a number (NaN)");
                 sqlite3_bind_double(st, col, d);
                 return 0;
         case V_TEXT:
@@ -172,7 +194,7 @@ static int load_table(struct db *db, struct msg_reader *rd, const char *expected
         _cleanup_free_ char *del = NULL, *ins = NULL;
         const uint8_t *name = NULL;
         size_t name_len = 0;
-        uint64_t ncols = 0, nrows = 0;
+        uint64_t ncols = 0, nrows = 0, keys = 0;
         sqlite3_stmt *st = NULL;
         int live_cols = 0, rc, r;
 
@@ -188,15 +210,18 @@ static int load_table(struct db *db, struct msg_reader *rd, const char *expected
         rd->what = "row count";
         if ((r = msg_read_le(rd, 8, &nrows)) < 0)
                 return r;
-        if ((r = table_columns(db, expected, &live_cols)) < 0)
+        if ((r = table_columns(db, expected, &live_cols, &keys)) < 0)
                 return err_set(rd->e, r, "table '%s': %s", expected, db_last_error(db));
         if (ncols != (uint64_t)live_cols)
                 return err_set(rd->e, -EBADMSG, "table '%s' has %" PRIu64 " columns in the snapshot but %d here",
                                expected, ncols, live_cols);
 
         del = xasprintf("DELETE FROM %s", expected);
-        if ((rc = sqlite3_exec(db_sqlite(db), del, NULL, NULL, NULL)) != SQLITE_OK)
-                return err_set(rd->e, db_errno(db, rc), "table '%s': %s", expected, db_last_error(db));
+        /* db_errno() records the message: call it before db_last_error(). */
+        if ((rc = sqlite3_exec(db_sqlite(db), del, NULL, NULL, NULL)) != SQLITE_OK) {
+                r = db_errno(db, rc);
+                return err_set(rd->e, r, "table '%s': %s", expected, db_last_error(db));
+        }
 
         /* ncols is at most the live table's column count, checked above. */
         size_t off;
@@ -205,16 +230,26 @@ static int load_table(struct db *db, struct msg_reader *rd, const char *expected
         for (uint64_t c = 1; c < ncols; c++)
                 off += (size_t)sprintf(ins + off, ", ?");
         strcpy(ins + off, ")");
-        if ((rc = sqlite3_prepare_v2(db_sqlite(db), ins, -1, &st, NULL)) != SQLITE_OK)
-                return err_set(rd->e, db_errno(db, rc), "table '%s': %s", expected, db_last_error(db));
+        if ((rc = sqlite3_prepare_v2(db_sqlite(db), ins, -1, &st, NULL)) != SQLITE_OK) {
+                r = db_errno(db, rc);
+                return err_set(rd->e, r, "table '%s': %s", expected, db_last_error(db));
+        }
         for (uint64_t row = 0; row < nrows; row++) {
                 for (uint64_t c = 0; c < ncols; c++)
-                        if ((r = bind_value(rd, st, (int)c + 1)) < 0)
+                        if ((r = bind_value(rd, st, (int)c + 1, c < 64 && (keys >> c & 1))) < 0) {
+                                err_set(rd->e, r, "table '%s' row %" PRIu64, expected, row);
                                 goto out;
+                        }
                 rc = sqlite3_step(st);
                 if (rc != SQLITE_DONE) {
-                        r = err_set(rd->e, db_errno(db, rc), "table '%s' row %" PRIu64 ": %s", expected, row,
-                                    db_last_error(db));
+                        /* A row the schema rejects (a duplicate key, NULL in
+                         * a NOT NULL column, text in an integer key) is a
+                         * malformed snapshot, not a storage failure. */
+                        r = db_errno(db, rc);
+                        if ((rc & 0xff) == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_MISMATCH ||
+                            (rc & 0xff) == SQLITE_TOOBIG)
+                                r = -EBADMSG;
+                        r = err_set(rd->e, r, "table '%s' row %" PRIu64 ": %s", expected, row, db_last_error(db));
                         goto out;
                 }
                 sqlite3_reset(st);
