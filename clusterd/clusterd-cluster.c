@@ -437,10 +437,15 @@ static bool address_is_local(const char *address) {
         for (i = ifs; i && !found; i = i->ifa_next) {
                 if (!i->ifa_addr || i->ifa_addr->sa_family != family)
                         continue;
-                if (family == AF_INET)
-                        found = memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr, want, 4) == 0;
-                else
-                        found = memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, want, 16) == 0;
+                if (family == AF_INET) {
+                        struct sockaddr_in in4;
+                        memcpy(&in4, i->ifa_addr, sizeof(in4));
+                        found = memcmp(&in4.sin_addr, want, 4) == 0;
+                } else {
+                        struct sockaddr_in6 in6;
+                        memcpy(&in6, i->ifa_addr, sizeof(in6));
+                        found = memcmp(&in6.sin6_addr, want, 16) == 0;
+                }
         }
         freeifaddrs(ifs);
         return found;

@@ -217,15 +217,19 @@ static void peer_info(struct http_request *req) {
         ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (!ci || !ci->client_addr)
                 return;
-        if (ci->client_addr->sa_family == AF_INET)
-                inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, req->peer,
-                          sizeof(req->peer));
-        else if (ci->client_addr->sa_family == AF_INET6) {
-                const struct in6_addr *a = &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr;
-                if (IN6_IS_ADDR_V4MAPPED(a))
-                        inet_ntop(AF_INET, &a->s6_addr[12], req->peer, sizeof(req->peer));
+        /* Copied out rather than cast: MHD's struct sockaddr need not be
+         * aligned for the larger types. */
+        if (ci->client_addr->sa_family == AF_INET) {
+                struct sockaddr_in in4;
+                memcpy(&in4, ci->client_addr, sizeof(in4));
+                inet_ntop(AF_INET, &in4.sin_addr, req->peer, sizeof(req->peer));
+        } else if (ci->client_addr->sa_family == AF_INET6) {
+                struct sockaddr_in6 in6;
+                memcpy(&in6, ci->client_addr, sizeof(in6));
+                if (IN6_IS_ADDR_V4MAPPED(&in6.sin6_addr))
+                        inet_ntop(AF_INET, &in6.sin6_addr.s6_addr[12], req->peer, sizeof(req->peer));
                 else
-                        inet_ntop(AF_INET6, a, req->peer, sizeof(req->peer));
+                        inet_ntop(AF_INET6, &in6.sin6_addr, req->peer, sizeof(req->peer));
         }
 }
 

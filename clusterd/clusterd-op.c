@@ -40,6 +40,12 @@ struct field {
 #define HASH(n, f)                                                                                                     \
         { n, F_HASH, offsetof(struct op, f), 0, false }
 
+/* A field of an op, by the offset the table gives. The offsets come from
+ * offsetof() on struct op, so the pointer is aligned for the field's type;
+ * going through void * says so to the compiler. */
+#define FIELD_PTR(op, f, type) ((type *)(void *)((uint8_t *)(op) + (f)->offset))
+#define FIELD_CPTR(op, f, type) ((const type *)(const void *)((const uint8_t *)(op) + (f)->offset))
+
 static const struct field fields_setting_set[] = {
         STR("key", key, OP_KEY_MAX),
         OPT_STR("value", value, OP_VALUE_MAX),
@@ -126,7 +132,7 @@ void op_done(struct op *op) {
                 for (size_t i = 0; i < kinds[k].n_fields; i++) {
                         const struct field *f = &kinds[k].fields[i];
                         if (f->type == F_STR) {
-                                char **p = (char **)((uint8_t *)op + f->offset);
+                                char **p = FIELD_PTR(op, f, char *);
                                 free_and_null(*p);
                         }
                 }
@@ -214,7 +220,7 @@ static int check_fields(const struct op *op, struct err *e) {
                 const struct field *f = &kinds[op->kind].fields[i];
                 if (f->type != F_STR)
                         continue;
-                const char *s = *(char *const *)((const uint8_t *)op + f->offset);
+                const char *s = *FIELD_CPTR(op, f, char *);
                 if (f->required && (!s || !*s))
                         return err_set(e, -EINVAL, "%s: field '%s' is required", kinds[op->kind].name, f->name);
                 if (s && strlen(s) > f->max)
@@ -237,19 +243,19 @@ int msg_put_op(struct msg_buf *b, const struct op *op, struct err *e) {
         put_str(b, op->client);
         for (size_t i = 0; i < kinds[op->kind].n_fields; i++) {
                 const struct field *f = &kinds[op->kind].fields[i];
-                const uint8_t *p = (const uint8_t *)op + f->offset;
+                const uint8_t *p = FIELD_CPTR(op, f, uint8_t);
                 switch (f->type) {
                 case F_STR:
-                        put_str(b, *(char *const *)p);
+                        put_str(b, *FIELD_CPTR(op, f, char *));
                         break;
                 case F_U8:
                         msg_buf_put_le(b, *p, 1);
                         break;
                 case F_U32:
-                        msg_buf_put_le(b, *(const uint32_t *)p, 4);
+                        msg_buf_put_le(b, *FIELD_CPTR(op, f, uint32_t), 4);
                         break;
                 case F_U64:
-                        msg_buf_put_le(b, *(const uint64_t *)p, 8);
+                        msg_buf_put_le(b, *FIELD_CPTR(op, f, uint64_t), 8);
                         break;
                 case F_HASH:
                         msg_buf_put(b, p, OP_HASH_SIZE);
@@ -412,7 +418,7 @@ static int decode_field(struct msg_reader *rd, const struct field *f, struct op 
         rd->what = f->name;
         switch (f->type) {
         case F_STR:
-                return get_str(rd, f->max, (char **)p);
+                return get_str(rd, f->max, FIELD_PTR(op, f, char *));
         case F_U8:
                 if ((r = msg_read_le(rd, 1, &v)) < 0)
                         return r;
@@ -421,10 +427,10 @@ static int decode_field(struct msg_reader *rd, const struct field *f, struct op 
         case F_U32:
                 if ((r = msg_read_le(rd, 4, &v)) < 0)
                         return r;
-                *(uint32_t *)p = (uint32_t)v;
+                *FIELD_PTR(op, f, uint32_t) = (uint32_t)v;
                 return 0;
         case F_U64:
-                return msg_read_le(rd, 8, (uint64_t *)p);
+                return msg_read_le(rd, 8, FIELD_PTR(op, f, uint64_t));
         case F_HASH:
                 if ((r = msg_read_bytes(rd, OP_HASH_SIZE, &bytes)) < 0)
                         return r;

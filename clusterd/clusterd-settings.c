@@ -187,8 +187,8 @@ int setting_normalize_json(const struct setting_def *d, json_object *v, char **r
         default:
                 break;
         }
-        return err_set(e, -EINVAL, "setting '%s' expects a %s value, got %s", d->key, setting_type_to_string(d->type),
-                       json_type_to_name(json_object_get_type(v)));
+        return err_set(e, -EINVAL, "setting '%s' expects a value of type %s, got %s", d->key,
+                       setting_type_to_string(d->type), json_type_to_name(json_object_get_type(v)));
 }
 
 int64_t setting_int(const struct setting_def *d, const char *canonical, int64_t fallback) {
