@@ -80,7 +80,7 @@ static void on_group_change(void *data, const struct cs_member *members, size_t 
                 log_notice("clusterd on node '%s' (id %" PRIu32 ", pid %" PRIu32 ") left the group", name,
                            left[i].nodeid, left[i].pid);
         }
-        repl_group_change(c->repl, members, n);
+        repl_group_change(c->repl, members, n, left, n_left);
         membership_update(c);
         leader_poke(c);
 }

@@ -409,6 +409,8 @@ static const struct setting settings[] = {
         { "database.synchronous", parse_sync_mode, offsetof(struct config, database.synchronous), 0, 0 },
         { "database.write-timeout", parse_duration_setting, offsetof(struct config, database.write_timeout_usec),
           100 * USEC_PER_MSEC, 10 * USEC_PER_MINUTE },
+        { "database.member-timeout", parse_duration_setting, offsetof(struct config, database.member_timeout_usec),
+          USEC_PER_SEC, 10 * USEC_PER_MINUTE },
         { "database.max-pending-writes", parse_unsigned, offsetof(struct config, database.max_pending_writes), 1,
           100000 },
         { "corosync.config", parse_path, offsetof(struct config, corosync.config), 0, PATH_MAX - 1 },
@@ -542,6 +544,7 @@ struct config *config_new_default(void) {
         c->api.request_timeout_usec = 30 * USEC_PER_SEC;
         c->database.synchronous = DB_SYNC_FULL;
         c->database.write_timeout_usec = 10 * USEC_PER_SEC;
+        c->database.member_timeout_usec = 5 * USEC_PER_SEC;
         c->database.max_pending_writes = 1024;
         c->corosync.config = xstrdup("/etc/corosync/corosync.conf");
         c->corosync.authkey = xstrdup("/etc/corosync/authkey");
@@ -750,8 +753,9 @@ char *config_format(const struct config *c) {
         sb_printf(&b, "  request-timeout: %s\n", format_duration(t1, sizeof(t1), c->api.request_timeout_usec));
 
         sb_printf(&b, "database:\n  synchronous: %s\n", sync_mode_names[c->database.synchronous]);
-        sb_printf(&b, "  write-timeout: %s\n  max-pending-writes: %u\n",
-                  format_duration(t2, sizeof(t2), c->database.write_timeout_usec), c->database.max_pending_writes);
+        sb_printf(&b, "  write-timeout: %s\n", format_duration(t2, sizeof(t2), c->database.write_timeout_usec));
+        sb_printf(&b, "  member-timeout: %s\n", format_duration(t2, sizeof(t2), c->database.member_timeout_usec));
+        sb_printf(&b, "  max-pending-writes: %u\n", c->database.max_pending_writes);
 
         sb_printf(&b, "corosync:\n");
         sb_setting(&b, "  ", "config", c->corosync.config);

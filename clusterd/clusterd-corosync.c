@@ -97,7 +97,9 @@ static void cpg_deliver_cb(cpg_handle_t h, const struct cpg_name *group, uint32_
 
 static void copy_members(const struct cpg_address *in, size_t n, struct cs_member *out) {
         for (size_t i = 0; i < n; i++)
-                out[i] = (struct cs_member){ in[i].nodeid, in[i].pid };
+                out[i] = (struct cs_member){ in[i].nodeid, in[i].pid,
+                                             in[i].reason <= CPG_REASON_PROCDOWN ? (enum cs_reason)in[i].reason
+                                                                                 : CS_REASON_OTHER };
 }
 
 static void cpg_confchg_cb(cpg_handle_t h, const struct cpg_name *group, const struct cpg_address *members,

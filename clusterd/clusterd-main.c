@@ -124,26 +124,18 @@ static int take_lock(const struct config *cfg, int *ret_fd) {
         return 0;
 }
 
-/* Detaches; the parent waits until the child reports that it started (or
- * why not) and exits with that status, so that "clusterd" in a script
- * fails visibly. Returns the fd the child reports on, or -1 in foreground. */
-static int daemonize(void) {
-        int pipefd[2];
-        pid_t pid;
-        char status = 1;
+/* Detaches once the daemon has started (lock taken, database open, socket
+ * listening), so that every startup error reached the caller's terminal
+ * and "clusterd" in a script fails visibly. The lock is inherited by the
+ * child (flock locks belong to the open file), which records its pid. */
+static int daemonize(int lock_fd) {
+        char buf[32];
+        pid_t pid = fork();
 
-        if (pipe2(pipefd, O_CLOEXEC) == -1)
-                return -errno;
-        pid = fork();
         if (pid == -1)
                 return -errno;
-        if (pid > 0) {
-                close(pipefd[1]);
-                if (read(pipefd[0], &status, 1) != 1)
-                        status = 1;
-                _exit(status);
-        }
-        close(pipefd[0]);
+        if (pid > 0)
+                _exit(0);
         if (setsid() == -1)
                 return -errno;
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -154,15 +146,10 @@ static int daemonize(void) {
                 if (null > STDERR_FILENO)
                         close(null);
         }
-        return pipefd[1];
-}
-
-static void report_started(int fd, int status) {
-        char b = (char)status;
-        if (fd < 0)
-                return;
-        (void)!write(fd, &b, 1);
-        close(fd);
+        snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+        if (ftruncate(lock_fd, 0) == -1 || pwrite(lock_fd, buf, strlen(buf), 0) == -1)
+                log_warning_errno(-errno, "Cannot write the pid to the lock file: %m");
+        return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -204,6 +191,7 @@ static const struct repl_callbacks repl_callbacks = {
 
 static struct repl_config repl_config_of(const struct config *cfg) {
         return (struct repl_config){ .write_timeout_usec = cfg->database.write_timeout_usec,
+                                     .member_timeout_usec = cfg->database.member_timeout_usec,
                                      .max_pending = cfg->database.max_pending_writes };
 }
 
@@ -369,7 +357,7 @@ static void stop(struct clusterd *c) {
 int main(int argc, char **argv) {
         struct clusterd c = {};
         struct args a;
-        int lock_fd = -1, ready_fd = -1, r;
+        int lock_fd = -1, r;
 
         r = parse_args(argc, argv, &a);
         if (r <= 0)
@@ -387,12 +375,9 @@ int main(int argc, char **argv) {
                 return 0;
         }
         c.config_path = xstrdup(a.config);
-        if (!a.foreground && (ready_fd = daemonize()) < 0) {
-                fprintf(stderr, "clusterd: cannot detach: %s\n", strerror(-ready_fd));
-                return 1;
-        }
+        log_set_startup(true);
         if ((r = log_apply_config(c.config)) < 0)
-                fprintf(stderr, "clusterd: cannot open log file '%s': %s\n", c.config->log.file, strerror(-r));
+                log_warning_errno(r, "Cannot open log file '%s' (%m); logging to stderr", c.config->log.file);
 #if !defined(__SANITIZE_ADDRESS__)
         log_install_crash_handlers(c.config->state_dir);
 #endif
@@ -401,7 +386,9 @@ int main(int argc, char **argv) {
         r = take_lock(c.config, &lock_fd);
         if (r >= 0)
                 r = start(&c);
-        report_started(ready_fd, r < 0 ? 1 : 0);
+        if (r >= 0 && !a.foreground && (r = daemonize(lock_fd)) < 0)
+                log_err_errno(r, "Cannot detach: %m");
+        log_set_startup(false);
         if (r >= 0) {
                 qb_loop_run(c.loop);
                 log_notice("clusterd stopped");

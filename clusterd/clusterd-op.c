@@ -105,7 +105,7 @@ const char *op_kind_to_string(enum op_kind k) {
 const char *msg_type_to_string(enum msg_type t) {
         static const char *const names[_MSG_TYPE_MAX] = {
                 [MSG_STATE] = "state", [MSG_CHUNK] = "chunk", [MSG_INSTALLED] = "installed",
-                [MSG_OP] = "op",       [MSG_ACK] = "ack",
+                [MSG_OP] = "op",       [MSG_ACK] = "ack",     [MSG_EVICT] = "evict",
         };
         if (t > 0 && t < _MSG_TYPE_MAX)
                 return names[t];
@@ -165,6 +165,11 @@ void msg_buf_put_le(struct msg_buf *b, uint64_t v, size_t n) {
 
 void msg_put_u64(struct msg_buf *b, uint64_t v) {
         msg_buf_put_le(b, v, 8);
+}
+
+void msg_put_member(struct msg_buf *b, uint32_t nodeid, uint32_t pid) {
+        msg_buf_put_le(b, nodeid, 4);
+        msg_buf_put_le(b, pid, 4);
 }
 
 void msg_buf_put_str(struct msg_buf *b, const char *s, size_t n) {
@@ -406,6 +411,17 @@ int msg_decode_u64(const uint8_t *body, size_t size, uint64_t *ret, struct err *
         if ((r = msg_read_le(&rd, 8, &v)) < 0 || (r = expect_end(&rd)) < 0)
                 return r;
         *ret = v;
+        return 0;
+}
+
+int msg_decode_member(const uint8_t *body, size_t size, uint32_t *ret_nodeid, uint32_t *ret_pid, struct err *e) {
+        struct msg_reader rd = { body, size, "member", e };
+        uint64_t nodeid = 0, pid = 0;
+        int r;
+        if ((r = msg_read_le(&rd, 4, &nodeid)) < 0 || (r = msg_read_le(&rd, 4, &pid)) < 0 || (r = expect_end(&rd)) < 0)
+                return r;
+        *ret_nodeid = (uint32_t)nodeid;
+        *ret_pid = (uint32_t)pid;
         return 0;
 }
 

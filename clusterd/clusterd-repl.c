@@ -27,6 +27,7 @@ enum repl_event {
         EV_STATES_DIFFER, /* some members must receive the winner's state */
         EV_STATES_EQUAL,  /* every member already holds it */
         EV_ALL_INSTALLED,
+        EV_WINNER_LOST, /* the sync winner was evicted before it finished sending */
         EV_EXCLUDED,
         EV_DB_FAILED,
         EV_DISCONNECTED,
@@ -42,8 +43,9 @@ struct write {
         uint64_t id;
         struct op op; /* owned */
         enum write_state state;
-        uint32_t sent_round; /* the sync round it was sent in */
-        uint64_t commit_at;  /* version every replica must confirm */
+        uint32_t sent_round;   /* the sync round it was sent in */
+        uint64_t applied_usec; /* monotonic; when it was applied here */
+        uint64_t commit_at;    /* version every replica must confirm */
         struct op_result res;
         uint64_t deadline_usec; /* monotonic */
         repl_done_fn done;      /* NULL once forgotten */
@@ -64,7 +66,9 @@ struct peer {
         uint32_t round; /* from its STATE in this view */
         enum sync_role role;
         bool installed;
-        uint64_t acked; /* highest version it confirmed in this view */
+        uint64_t acked;  /* highest version it confirmed in this view */
+        bool evicted;    /* given up on for the rest of this view */
+        bool evict_sent; /* this node asked for that already */
 };
 
 struct repl {
@@ -77,8 +81,11 @@ struct repl {
 
         enum repl_state state;
         uint32_t my_nodeid, my_pid;
-        uint64_t view;      /* hash of the current membership */
-        uint32_t round;     /* incremented at every group change */
+        uint64_t view;             /* hash of the current membership */
+        uint32_t round;            /* incremented at every group change */
+        uint64_t round_start_usec; /* monotonic */
+        uint32_t *gone;            /* nodes whose corosync left with the last group change; owned */
+        size_t n_gone;
         struct peer *peers; /* sorted by (nodeid, pid); owned */
         size_t n_peers;
         size_t winner;
@@ -129,6 +136,8 @@ static const char *event_to_string(enum repl_event ev) {
                 return "states equal";
         case EV_ALL_INSTALLED:
                 return "all installed";
+        case EV_WINNER_LOST:
+                return "winner evicted";
         case EV_EXCLUDED:
                 return "excluded";
         case EV_DB_FAILED:
@@ -155,6 +164,8 @@ static enum repl_state next_state(enum repl_state s, enum repl_event ev) {
                 return s == REPL_SYNCING ? REPL_SYNCED : s;
         case EV_ALL_INSTALLED:
                 return s == REPL_TRANSFER ? REPL_SYNCED : s;
+        case EV_WINNER_LOST:
+                return s == REPL_TRANSFER ? REPL_SYNCING : s;
         }
         return s;
 }
@@ -329,6 +340,7 @@ static void resolve_writes(struct repl *r) {
                                 snprintf(w->res.message, sizeof(w->res.message), "%s", message);
                         }
                         w->state = W_APPLIED;
+                        w->applied_usec = now_monotonic_usec();
                 }
                 /* Every replica holds the synced state once it confirms it. */
                 w->commit_at = MIN(w->commit_at ? w->commit_at : UINT64_MAX, db_position(r->db)->version);
@@ -356,6 +368,8 @@ static void update_committed(struct repl *r) {
         }
 }
 
+static void check_members(struct repl *r, uint64_t now);
+
 static void tick_cb(void *data) {
         struct repl *r = data;
         uint64_t now = now_monotonic_usec();
@@ -379,6 +393,7 @@ static void tick_cb(void *data) {
                                  "(replication is %s): it may or may not have been applied",
                                  state);
         }
+        check_members(r, now);
         (void)qb_loop_timer_add(r->loop, QB_LOOP_LOW, TICK_USEC * NSEC_PER_USEC, r, tick_cb, &r->tick_timer);
 }
 
@@ -461,10 +476,18 @@ uint32_t repl_replica_votes(struct repl *r) {
 
 static void fail(struct repl *r, int error, const char *fmt, ...) _printf_(3, 4);
 
+static bool quorum_current(struct repl *r, const struct cs_quorum *q) {
+        _cleanup_free_ uint32_t *nodes = xcalloc(MAX(r->n_peers, 1), sizeof(uint32_t));
+        size_t n = 0;
+        for (size_t i = 0; i < r->n_peers; i++)
+                nodes[n++] = r->peers[i].nodeid;
+        return sync_quorum_current(nodes, n, r->gone, r->n_gone, q->members, q->n_members);
+}
+
 static void update_writable(struct repl *r) {
         const struct cs_quorum *q = r->cs ? cs_quorum(r->cs) : NULL;
-        bool w = q && r->state == REPL_SYNCED && db_position(r->db)->version > 0 &&
-                 sync_may_write(q->quorate, q->quorum, repl_replica_votes(r));
+        bool w = q && q->known && r->state == REPL_SYNCED && db_position(r->db)->version > 0 &&
+                 sync_may_write(q->quorate, q->quorum, repl_replica_votes(r)) && quorum_current(r, q);
         int e;
 
         /* The epoch records the newest quorate ring whose members agreed on
@@ -484,9 +507,11 @@ static void update_writable(struct repl *r) {
                 log_notice("Cluster database is writable (epoch %" PRIu64 ", version %" PRIu64 ", %zu replicas)",
                            db_position(r->db)->epoch, db_position(r->db)->version, r->n_peers);
         else
-                log_notice("Cluster database is read-only (%s)", r->state != REPL_SYNCED ? state_names[r->state]
-                                                                 : !q || !q->quorate     ? "partition not quorate"
-                                                                                     : "too few replicas for quorum");
+                log_notice("Cluster database is read-only (%s)",
+                           r->state != REPL_SYNCED          ? state_names[r->state]
+                           : !q || !q->known || !q->quorate ? "partition not quorate"
+                           : !quorum_current(r, q) ? "waiting for corosync's quorum verdict on the new membership"
+                                                   : "too few replicas for quorum");
         if (w) {
                 resolve_writes(r);
                 send_queued(r);
@@ -633,30 +658,37 @@ static void send_snapshot(struct repl *r) {
 }
 
 static void decide(struct repl *r) {
-        _cleanup_free_ struct sync_member *m = xcalloc(r->n_peers, sizeof(*m));
+        _cleanup_free_ struct sync_member *m = xcalloc(MAX(r->n_peers, 1), sizeof(*m));
+        _cleanup_free_ size_t *idx = xcalloc(MAX(r->n_peers, 1), sizeof(size_t));
         struct sync_decision d = {};
         struct peer *me = my_peer(r);
+        size_t n = 0;
         int k;
 
-        for (size_t i = 0; i < r->n_peers; i++)
-                m[i] = (struct sync_member){ .nodeid = r->peers[i].nodeid,
-                                             .pid = r->peers[i].pid,
-                                             .pos = r->peers[i].st.pos,
-                                             .schema = r->peers[i].st.schema };
-        for (size_t i = 0; i < r->n_peers; i++)
-                memcpy(m[i].uuid, r->peers[i].st.uuid, sizeof(m[i].uuid));
-
-        k = sync_decide(m, r->n_peers, &d);
+        /* Evicted members take no part in this view any more. */
+        for (size_t i = 0; i < r->n_peers; i++) {
+                struct peer *p = &r->peers[i];
+                if (p->evicted)
+                        continue;
+                m[n] = (struct sync_member){
+                        .nodeid = p->nodeid, .pid = p->pid, .pos = p->st.pos, .schema = p->st.schema
+                };
+                memcpy(m[n].uuid, p->st.uuid, sizeof(m[n].uuid));
+                idx[n++] = i;
+        }
+        k = sync_decide(m, n, &d);
         if (k == -ENODATA) {
                 log_info("Sync: no member holds cluster state yet");
                 repl_transition(r, EV_STATES_EQUAL);
                 synced(r);
                 return;
         }
-        r->winner = d.winner;
-        for (size_t i = 0; i < r->n_peers; i++)
-                r->peers[i].role = d.roles[i];
-        log_info("Sync of %zu member(s): %s; %zu must receive it", r->n_peers, d.reason, d.n_receivers);
+        r->winner = idx[d.winner];
+        for (size_t j = 0; j < n; j++) {
+                r->peers[idx[j]].role = d.roles[j];
+                r->peers[idx[j]].installed = false;
+        }
+        log_info("Sync of %zu member(s): %s; %zu must receive it", n, d.reason, d.n_receivers);
         sync_decision_done(&d);
 
         if (me && me->role == SYNC_EXCLUDED) {
@@ -674,7 +706,7 @@ static void decide(struct repl *r) {
         for (size_t i = 0; i < r->n_peers; i++)
                 if (r->peers[i].role == SYNC_RECEIVE) {
                         repl_transition(r, EV_STATES_DIFFER);
-                        if (r->winner < r->n_peers && &r->peers[r->winner] == me)
+                        if (&r->peers[r->winner] == me)
                                 send_snapshot(r);
                         return;
                 }
@@ -682,7 +714,130 @@ static void decide(struct repl *r) {
         synced(r);
 }
 
-void repl_group_change(struct repl *r, const struct cs_member *members, size_t n) {
+/* ------------------------------------------------------------------------ */
+/* Members that do not answer                                                */
+
+/* Asks the group to stop waiting for p. Every member acts on the EVICT at
+ * the same position in the stream, so they all agree on who is left. */
+static void request_eviction(struct repl *r, struct peer *p, const char *why) {
+        struct msg_buf b = {};
+        char buf[64];
+
+        if (p->evicted || p->evict_sent || p == my_peer(r))
+                return;
+        p->evict_sent = true;
+        log_warning("Node %" PRIu32 " (pid %" PRIu32 ") has not %s for %s; asking the group to stop waiting for it",
+                    p->nodeid, p->pid, why, format_duration(buf, sizeof(buf), r->cfg.member_timeout_usec));
+        msg_begin(&b, MSG_EVICT, r->view, r->round);
+        msg_put_member(&b, p->nodeid, p->pid);
+        msg_end(&b);
+        enqueue(r, &b, NULL);
+}
+
+static void check_members(struct repl *r, uint64_t now) {
+        struct peer *me = my_peer(r);
+        uint64_t waited = now - r->round_start_usec;
+
+        if (!r->cs || !me || r->cfg.member_timeout_usec == 0)
+                return;
+        if (r->state == REPL_SYNCING && waited > r->cfg.member_timeout_usec) {
+                for (size_t i = 0; i < r->n_peers; i++)
+                        if (!r->peers[i].have_state && !r->peers[i].evicted)
+                                request_eviction(r, &r->peers[i], "sent its state");
+                return;
+        }
+        if (r->state == REPL_TRANSFER) {
+                /* Large states take longer: one more timeout per 16 MiB. */
+                uint64_t allow = r->cfg.member_timeout_usec * (2 + r->rx.size / (16u << 20));
+                if (waited <= allow)
+                        return;
+                if (me->role == SYNC_RECEIVE && !me->installed)
+                        request_eviction(r, &r->peers[r->winner], "sent the cluster state");
+                for (size_t i = 0; i < r->n_peers; i++)
+                        if (r->peers[i].role == SYNC_RECEIVE && !r->peers[i].installed && !r->peers[i].evicted)
+                                request_eviction(r, &r->peers[i], "installed the cluster state");
+                return;
+        }
+        if (r->state != REPL_SYNCED)
+                return;
+        for (struct write *w = r->writes; w; w = w->next) {
+                if (w->state != W_APPLIED || now - w->applied_usec <= r->cfg.member_timeout_usec)
+                        continue;
+                for (size_t i = 0; i < r->n_peers; i++) {
+                        struct peer *p = &r->peers[i];
+                        if (p->role != SYNC_EXCLUDED && !p->evicted && p->acked < w->commit_at)
+                                request_eviction(r, p, "confirmed a write");
+                }
+        }
+}
+
+static void on_evict(struct repl *r, struct peer *from, const uint8_t *body, size_t size) {
+        uint32_t nodeid = 0, pid = 0;
+        struct peer *p;
+        struct err e = {};
+        bool was_winner;
+
+        if (msg_decode_member(body, size, &nodeid, &pid, &e) < 0) {
+                log_warning("Dropped a malformed eviction from node %" PRIu32 ": %s", from->nodeid, e.msg);
+                return;
+        }
+        p = find_peer(r, nodeid, pid);
+        if (!p || p->evicted)
+                return;
+        if (p == my_peer(r)) {
+                fail(r, -ETIMEDOUT,
+                     "node %" PRIu32 " gave up waiting for this node (it did not answer in time); rejoining",
+                     from->nodeid);
+                return;
+        }
+        was_winner = r->state == REPL_TRANSFER && p == &r->peers[r->winner];
+        p->evicted = true;
+        p->role = SYNC_EXCLUDED;
+        log_notice("Node %" PRIu32 " (pid %" PRIu32 ") is no longer waited for in this view (evicted by node %" PRIu32
+                   "); it rejoins when it answers again",
+                   p->nodeid, p->pid, from->nodeid);
+
+        switch (r->state) {
+        case REPL_SYNCING:
+                for (size_t i = 0; i < r->n_peers; i++)
+                        if (!r->peers[i].have_state && !r->peers[i].evicted)
+                                return;
+                decide(r);
+                break;
+        case REPL_TRANSFER:
+                if (was_winner) {
+                        free_and_null(r->rx.data);
+                        r->rx = (typeof(r->rx)){};
+                        repl_transition(r, EV_WINNER_LOST);
+                        decide(r);
+                        break;
+                }
+                for (size_t i = 0; i < r->n_peers; i++)
+                        if (r->peers[i].role == SYNC_RECEIVE && !r->peers[i].installed)
+                                return;
+                repl_transition(r, EV_ALL_INSTALLED);
+                synced(r);
+                break;
+        case REPL_SYNCED:
+                update_writable(r);
+                update_committed(r);
+                break;
+        default:
+                break;
+        }
+}
+
+static uint64_t view_hash(const struct cs_member *sorted, size_t n) {
+        _cleanup_free_ uint32_t *pairs = xcalloc(MAX(n, 1) * 2, sizeof(uint32_t));
+        for (size_t i = 0; i < n; i++) {
+                pairs[2 * i] = sorted[i].nodeid;
+                pairs[2 * i + 1] = sorted[i].pid;
+        }
+        return siphash24(UINT64_C(0x636c7573746572), n, pairs, n * 2 * sizeof(uint32_t));
+}
+
+void repl_group_change(struct repl *r, const struct cs_member *members, size_t n, const struct cs_member *left,
+                       size_t n_left) {
         _cleanup_free_ struct cs_member *sorted = xcalloc(MAX(n, 1), sizeof(*sorted));
         bool was_writable = r->writable;
 
@@ -694,13 +849,22 @@ void repl_group_change(struct repl *r, const struct cs_member *members, size_t n
 
         memcpy(sorted, members, n * sizeof(*sorted));
         qsort(sorted, n, sizeof(*sorted), cmp_member);
-        r->view = siphash24(UINT64_C(0x636c7573746572), n, sorted, n * sizeof(*sorted));
+        r->view = view_hash(sorted, n);
         r->round++;
+        r->round_start_usec = now_monotonic_usec();
         free(r->peers);
         r->peers = xcalloc(MAX(n, 1), sizeof(*r->peers));
         r->n_peers = n;
         for (size_t i = 0; i < n; i++)
                 r->peers[i] = (struct peer){ .nodeid = sorted[i].nodeid, .pid = sorted[i].pid };
+        /* Nodes whose corosync left: votequorum must say so too before its
+         * verdict counts for this view (see sync_quorum_current). */
+        free(r->gone);
+        r->gone = xcalloc(MAX(n_left, 1), sizeof(uint32_t));
+        r->n_gone = 0;
+        for (size_t i = 0; i < n_left; i++)
+                if (left[i].reason == CS_REASON_NODEDOWN)
+                        r->gone[r->n_gone++] = left[i].nodeid;
         free_and_null(r->rx.data);
         r->rx = (typeof(r->rx)){};
         r->committed = 0;
@@ -725,12 +889,14 @@ static void on_state(struct repl *r, struct peer *p, const struct msg_header *h,
                 log_warning("Dropped a malformed state message from node %" PRIu32 ": %s", p->nodeid, e.msg);
                 return;
         }
+        if (p->evicted)
+                return;
         p->have_state = true;
         p->round = h->round;
         if (r->state != REPL_SYNCING)
                 return;
         for (size_t i = 0; i < r->n_peers; i++)
-                if (!r->peers[i].have_state)
+                if (!r->peers[i].have_state && !r->peers[i].evicted)
                         return;
         decide(r);
 }
@@ -803,6 +969,9 @@ static void on_chunk(struct repl *r, struct peer *p, const uint8_t *body, size_t
 
 static void on_installed(struct repl *r, struct peer *p) {
         p->installed = true;
+        /* It now holds the winner's state: if the sync has to be decided
+         * again (the winner evicted), it must count with that state. */
+        p->st = r->peers[r->winner].st;
         for (size_t i = 0; i < r->n_peers; i++)
                 if (r->peers[i].role == SYNC_RECEIVE && !r->peers[i].installed)
                         return;
@@ -876,6 +1045,7 @@ static void on_op(struct repl *r, struct peer *p, const uint8_t *body, size_t si
                                 w->state = W_APPLIED;
                                 w->res = res;
                                 w->commit_at = res.version;
+                                w->applied_usec = now_monotonic_usec();
                                 /* A refusal is the same everywhere: no need to wait. */
                                 if (res.r < 0)
                                         complete(r, w, 0, NULL);
@@ -919,8 +1089,9 @@ void repl_deliver(struct repl *r, uint32_t nodeid, uint32_t pid, const void *msg
         }
         if (h.type == MSG_STATE)
                 return on_state(r, p, &h, body, body_size);
-        /* Everything else must come from the sender's state round of this view. */
-        if (!p->have_state || h.round != p->round) {
+        /* Everything else must come from the sender's state round of this
+         * view, and not from a member the group stopped waiting for. */
+        if (!p->have_state || h.round != p->round || p->evicted) {
                 log_trace("Dropped a stale %s message from node %" PRIu32, msg_type_to_string(h.type), nodeid);
                 return;
         }
@@ -940,6 +1111,10 @@ void repl_deliver(struct repl *r, uint32_t nodeid, uint32_t pid, const void *msg
         case MSG_ACK:
                 if (r->state == REPL_SYNCED)
                         on_ack(r, p, body, body_size);
+                break;
+        case MSG_EVICT:
+                if (!p->evicted)
+                        on_evict(r, p, body, body_size);
                 break;
         default:
                 break;
@@ -989,6 +1164,8 @@ void repl_detach(struct repl *r) {
         r->cs = NULL;
         free_and_null(r->peers);
         r->n_peers = 0;
+        free_and_null(r->gone);
+        r->n_gone = 0;
         free_and_null(r->rx.data);
         r->writable = false;
         repl_transition(r, EV_DISCONNECTED);
@@ -1009,6 +1186,7 @@ struct repl *repl_free(struct repl *r) {
                 qb_loop_timer_del(r->loop, r->retry_timer);
         qb_loop_timer_del(r->loop, r->tick_timer);
         free(r->peers);
+        free(r->gone);
         free(r->rx.data);
         free(r);
         return NULL;

@@ -78,3 +78,21 @@ void sync_decision_done(struct sync_decision *d) {
 bool sync_may_write(bool quorate, uint32_t quorum, uint32_t replica_votes) {
         return quorate && quorum > 0 && replica_votes >= quorum;
 }
+
+static bool contains(const uint32_t *l, size_t n, uint32_t v) {
+        for (size_t i = 0; i < n; i++)
+                if (l[i] == v)
+                        return true;
+        return false;
+}
+
+bool sync_quorum_current(const uint32_t *view_nodes, size_t n_view, const uint32_t *gone, size_t n_gone,
+                         const uint32_t *quorum_members, size_t n_quorum) {
+        for (size_t i = 0; i < n_view; i++)
+                if (!contains(quorum_members, n_quorum, view_nodes[i]))
+                        return false;
+        for (size_t i = 0; i < n_gone; i++)
+                if (contains(quorum_members, n_quorum, gone[i]) && !contains(view_nodes, n_view, gone[i]))
+                        return false;
+        return true;
+}

@@ -45,8 +45,9 @@ struct config {
 
         struct {
                 enum db_sync_mode synchronous;
-                uint64_t write_timeout_usec; /* how long a write waits to be committed */
-                unsigned max_pending_writes; /* writes in flight from this node, 1..100000 */
+                uint64_t write_timeout_usec;  /* how long a write waits to be committed */
+                uint64_t member_timeout_usec; /* a member silent this long is no longer waited for */
+                unsigned max_pending_writes;  /* writes in flight from this node, 1..100000 */
         } database;
 
         struct {

@@ -19,9 +19,20 @@
 
 struct cs;
 
+/* Why a member joined or left (CPG's reasons). */
+enum cs_reason {
+        CS_REASON_OTHER = 0,
+        CS_REASON_JOIN = 1,     /* the process joined */
+        CS_REASON_LEAVE = 2,    /* the process left */
+        CS_REASON_NODEDOWN = 3, /* its node left corosync's membership */
+        CS_REASON_NODEUP = 4,   /* its node joined corosync's membership */
+        CS_REASON_PROCDOWN = 5, /* the process died */
+};
+
 struct cs_member {
         uint32_t nodeid;
         uint32_t pid;
+        enum cs_reason reason; /* in left/joined lists only */
 };
 
 /* What corosync says about quorum, refreshed on every change. */

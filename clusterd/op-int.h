@@ -38,6 +38,7 @@ enum msg_type {
         MSG_INSTALLED = 3, /* a member installed the snapshot */
         MSG_OP = 4,        /* an operation to apply */
         MSG_ACK = 5,       /* a member persisted everything up to a version */
+        MSG_EVICT = 6,     /* a member did not answer in time: stop waiting for it */
         _MSG_TYPE_MAX,
 };
 
@@ -154,6 +155,10 @@ void msg_end(struct msg_buf *b);
 void msg_put_state(struct msg_buf *b, const struct msg_state *s);
 void msg_put_chunk(struct msg_buf *b, const struct msg_chunk *c);
 void msg_put_u64(struct msg_buf *b, uint64_t v); /* MSG_INSTALLED, MSG_ACK body: a version */
+
+/* MSG_EVICT body: the member (node id, pid) the sender gave up waiting for. */
+void msg_put_member(struct msg_buf *b, uint32_t nodeid, uint32_t pid);
+int msg_decode_member(const uint8_t *body, size_t size, uint32_t *ret_nodeid, uint32_t *ret_pid, struct err *e);
 
 /* Validates op (kinds, required fields, lengths) and encodes it as a
  * MSG_OP body. -EINVAL with a message when a field is missing or too long;

@@ -63,6 +63,7 @@ struct repl_callbacks {
 
 struct repl_config {
         uint64_t write_timeout_usec;
+        uint64_t member_timeout_usec; /* a member that does not answer for this long is evicted */
         unsigned max_pending;
 };
 
@@ -79,7 +80,8 @@ void repl_set_config(struct repl *r, const struct repl_config *cfg);
 void repl_attach(struct repl *r, struct cs *cs);
 void repl_detach(struct repl *r);
 void repl_deliver(struct repl *r, uint32_t nodeid, uint32_t pid, const void *msg, size_t size);
-void repl_group_change(struct repl *r, const struct cs_member *members, size_t n);
+void repl_group_change(struct repl *r, const struct cs_member *members, size_t n, const struct cs_member *left,
+                       size_t n_left);
 void repl_quorum_change(struct repl *r);
 void repl_dispatch_done(struct repl *r);
 

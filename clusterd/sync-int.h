@@ -54,4 +54,14 @@ bool sync_position_newer(const struct db_position *a, const struct db_position *
  * of copies. */
 bool sync_may_write(bool quorate, uint32_t quorum, uint32_t replica_votes);
 
+/* Whether votequorum's latest verdict can be trusted for the current CPG
+ * view: the quorum notification and the group change arrive on different
+ * connections, in either order. After a node left (or joined) corosync's
+ * membership, the verdict that arrives first may still be the old ring's,
+ * and a write committed under the old ring's epoch could later lose to a
+ * minority's state. The verdict is current when every node of the view is
+ * in votequorum's member list and no node whose corosync just left is. */
+bool sync_quorum_current(const uint32_t *view_nodes, size_t n_view, const uint32_t *gone, size_t n_gone,
+                         const uint32_t *quorum_members, size_t n_quorum);
+
 const char *sync_role_to_string(enum sync_role r);

@@ -96,6 +96,15 @@ static void fuzz_body(enum msg_type type, const uint8_t *body, size_t size) {
                 }
                 break;
         }
+        case MSG_EVICT: {
+                uint32_t nodeid, pid;
+                r = msg_decode_member(body, size, &nodeid, &pid, &e);
+                if (r >= 0) {
+                        msg_put_member(&b, nodeid, pid);
+                        check_same(&b, body, size, 0, 0, "member re-encoding differs");
+                }
+                break;
+        }
         case MSG_OP:
                 fuzz_op(body, size);
                 return;

@@ -37,6 +37,7 @@ static const char full_yaml[] = "node:\n"
                                 "database:\n"
                                 "  synchronous: normal\n"
                                 "  write-timeout: 250ms\n"
+                                "  member-timeout: 3s\n"
                                 "  max-pending-writes: 64\n"
                                 "corosync:\n"
                                 "  config: /etc/cs/corosync.conf\n"
@@ -82,6 +83,7 @@ static void assert_config_equal(const struct config *a, const struct config *b) 
         assert_int_equal(a->api.request_timeout_usec, b->api.request_timeout_usec);
         assert_int_equal(a->database.synchronous, b->database.synchronous);
         assert_int_equal(a->database.write_timeout_usec, b->database.write_timeout_usec);
+        assert_int_equal(a->database.member_timeout_usec, b->database.member_timeout_usec);
         assert_int_equal(a->database.max_pending_writes, b->database.max_pending_writes);
         assert_string_equal(a->corosync.config, b->corosync.config);
         assert_string_equal(a->corosync.authkey, b->corosync.authkey);
@@ -107,6 +109,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c->api.request_timeout_usec, 30 * USEC_PER_SEC);
         assert_int_equal(c->database.synchronous, DB_SYNC_FULL);
         assert_int_equal(c->database.write_timeout_usec, 10 * USEC_PER_SEC);
+        assert_int_equal(c->database.member_timeout_usec, 5 * USEC_PER_SEC);
         assert_int_equal(c->database.max_pending_writes, 1024);
         assert_string_equal(c->corosync.config, "/etc/corosync/corosync.conf");
         assert_string_equal(c->corosync.authkey, "/etc/corosync/authkey");
@@ -160,6 +163,7 @@ static void test_every_key(void **state) {
         assert_int_equal(c->api.request_timeout_usec, 90 * USEC_PER_SEC);
         assert_int_equal(c->database.synchronous, DB_SYNC_NORMAL);
         assert_int_equal(c->database.write_timeout_usec, 250 * USEC_PER_MSEC);
+        assert_int_equal(c->database.member_timeout_usec, 3 * USEC_PER_SEC);
         assert_int_equal(c->database.max_pending_writes, 64);
         assert_string_equal(c->corosync.config, "/etc/cs/corosync.conf");
         assert_string_equal(c->corosync.authkey, "/etc/cs/authkey");
@@ -290,7 +294,7 @@ static const struct {
         { "node:\n  name: n1\n  id: 3\n", NAME ":3:3: unknown key 'id' in section 'node' (known: name)" },
         { "database:\n  sync: full\n",
           NAME ":2:3: unknown key 'sync' in section 'database' (known: synchronous, write-timeout, "
-               "max-pending-writes)" },
+               "member-timeout, max-pending-writes)" },
         { "corosync:\n  conf: /x\n",
           NAME ":2:3: unknown key 'conf' in section 'corosync' (known: config, authkey, start-command, "
                "stop-command)" },
@@ -657,6 +661,7 @@ static void test_format_defaults(void **state) {
                                                   "database:\n"
                                                   "  synchronous: full\n"
                                                   "  write-timeout: 10s\n"
+                                                  "  member-timeout: 5s\n"
                                                   "  max-pending-writes: 1024\n"
                                                   "corosync:\n"
                                                   "  config: /etc/corosync/corosync.conf\n"
