@@ -4,8 +4,9 @@
  *
  * The leader is the lowest node id among the replicas of a writable
  * partition (repl_leader); nothing is elected. It writes node state changes
- * (online/offline, clusterd running/stopped, with since when) and a quorum
- * event after quorum returns, so that every node shows the same history.
+ * (online/offline, clusterd running/stopped, with since when), so that every
+ * node shows the same history. Every node also records, once it can write
+ * again, that it had lost quorum and when (only it knows).
  * Changes are batched with a short timer, and at most one write per node is
  * in flight.
  */
@@ -105,7 +106,7 @@ static void record_quorum(struct clusterd *c) {
                 .kind = OP_EVENT,
                 .event_kind = xstrdup("quorum.regained"),
                 .event_object = xstrdup(c->node_name[0] ? c->node_name : "cluster"),
-                .event_message = xasprintf("Quorum regained; node '%s' had seen it lost since %s", c->node_name,
+                .event_message = xasprintf("Quorum regained on node '%s', which had lost it at %s", c->node_name,
                                            format_timestamp(when, c->live.quorum_lost_usec)),
         };
         submit(c, &op, 0);
@@ -118,14 +119,16 @@ static void leader_run(void *data) {
         uint64_t now = now_realtime_usec();
 
         c->leader_armed = false;
-        if (c->stopping || !clusterd_is_leader(c) || !c->live.known)
+        if (c->stopping || !c->live.known || !repl_writable(c->repl))
                 return;
-        if (db_nodes(c->db, &nodes, &n) < 0)
+        /* A loss of quorum is recorded by the node that saw it, once it can
+         * write again: the leader of the day may never have seen it. */
+        record_quorum(c);
+        if (!clusterd_is_leader(c) || db_nodes(c->db, &nodes, &n) < 0)
                 return;
         for (size_t i = 0; i < n; i++)
                 record_node(c, &nodes[i], now);
         db_nodes_free(nodes, n);
-        record_quorum(c);
 }
 
 void leader_poke(struct clusterd *c) {
