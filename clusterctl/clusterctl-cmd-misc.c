@@ -67,7 +67,8 @@ enum {
 };
 
 struct events_args {
-        uint64_t since;   /* only events after this id; 0: the newest */
+        uint64_t since;   /* only events after this id, when has_since */
+        bool has_since;   /* without it: the newest */
         uint32_t limit;   /* 0: the server's default */
         const char *kind; /* prefix, borrowed from argv, or NULL */
         bool follow;
@@ -80,6 +81,7 @@ static int events_option(struct ctl *ctl, int c, const char *arg, void *userdata
         case OPT_SINCE:
                 if (parse_uint64(arg, &a->since) < 0 || a->since > INT64_MAX)
                         return ctl_usage(e, "invalid --since '%s': expected an event id", arg);
+                a->has_since = true;
                 return 0;
         case OPT_LIMIT:
                 if (parse_uint32(arg, &a->limit) < 0 || a->limit < 1 || a->limit > 1000)
@@ -107,7 +109,7 @@ static int fetch_events(struct ctl *ctl, const struct events_args *a, json_objec
         _cleanup_free_ char *path = xstrdup("/v1/events");
         char buf[32];
 
-        if (a->since) {
+        if (a->has_since) {
                 snprintf(buf, sizeof(buf), "%" PRIu64, a->since);
                 add_query(&path, "since", buf);
         }
@@ -185,6 +187,8 @@ static int follow_events(struct ctl *ctl, struct events_args *a, struct ctl_tabl
                 n = take_events(ctl, reply, t, true, &a->since, e);
                 if (n < 0)
                         return n;
+                /* From now on only what is new. */
+                a->has_since = true;
                 if (ctl->output == CTL_OUTPUT_TABLE && (first || ctl_table_rows(t) > 0))
                         ctl_table_print(t, stdout);
                 fflush(stdout);

@@ -98,7 +98,7 @@ void api_setting_put(struct clusterd *c, struct http_request *req, const char *a
         if (!lookup(req, arg, &d))
                 return;
         body = http_request_body(req, &size);
-        if (request_setting_put(body, size, &v, &e) < 0 || setting_normalize_json(d, v, &canonical, &e) < 0) {
+        if (request_setting_put(body, size, &v, &e) < 0 || setting_normalize_json(d, arg, v, &canonical, &e) < 0) {
                 http_reply_error(req, 400, "bad-request", "%s", e.msg);
                 return;
         }
@@ -147,7 +147,7 @@ void api_events_list(struct clusterd *c, struct http_request *req, const char *a
                 return;
         }
         struct events_out out = { json_object_new_array(), q.since };
-        r = db_events(c->db, q.since, q.limit, q.kind, add_event, &out);
+        r = db_events(c->db, q.has_since, q.since, q.limit, q.kind, add_event, &out);
         events_query_done(&q);
         if (r < 0) {
                 json_object_put(out.a);

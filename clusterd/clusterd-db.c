@@ -559,7 +559,8 @@ int db_origin_seq(struct db *db, uint32_t nodeid, uint64_t *ret) {
         return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_errno(db, rc);
 }
 
-int db_events(struct db *db, uint64_t since, unsigned limit, const char *kind_prefix, db_event_fn fn, void *userdata) {
+int db_events(struct db *db, bool has_since, uint64_t since, unsigned limit, const char *kind_prefix, db_event_fn fn,
+              void *userdata) {
         /* Without "since" the newest `limit` events are wanted, oldest first:
          * select them newest first and reverse by the outer ORDER BY. */
         static const char *const sql_since =
@@ -568,12 +569,12 @@ int db_events(struct db *db, uint64_t since, unsigned limit, const char *kind_pr
         static const char *const sql_latest =
                 "SELECT * FROM (SELECT id, time_usec, node, client, kind, object, message FROM events"
                 " WHERE (?2 IS NULL OR substr(kind, 1, length(?2)) = ?2) ORDER BY id DESC LIMIT ?3) ORDER BY id";
-        sqlite3_stmt *st = db_stmt(db, since > 0 ? sql_since : sql_latest);
+        sqlite3_stmt *st = db_stmt(db, has_since ? sql_since : sql_latest);
         int rc, r = 0;
 
         if (!st)
                 return -EIO;
-        if (since > 0)
+        if (has_since)
                 sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
         if (kind_prefix)
                 sqlite3_bind_text(st, 2, kind_prefix, -1, SQLITE_STATIC);

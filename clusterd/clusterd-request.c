@@ -407,8 +407,10 @@ int request_events_query(const char *since, const char *limit, const char *kind,
         if (since && (parse_uint64(since, &v) < 0 || v > INT64_MAX))
                 return err_set(e, -EINVAL, "query 'since' must be an event id (a non-negative integer), got '%s'",
                                since);
-        if (since)
+        if (since) {
                 q.since = v;
+                q.has_since = true;
+        }
         if (limit && (parse_uint64(limit, &v) < 0 || v < 1 || v > 1000))
                 return err_set(e, -EINVAL, "query 'limit' must be between 1 and 1000, got '%s'", limit);
         if (limit)

@@ -146,9 +146,10 @@ struct db_event {
         const char *node, *client, *kind, *object, *message;
 };
 typedef int (*db_event_fn)(const struct db_event *ev, void *userdata);
-/* Events with id > since (or the newest `limit` when since is 0), oldest
- * first, whose kind starts with kind_prefix (NULL = all). */
-int db_events(struct db *db, uint64_t since, unsigned limit, const char *kind_prefix, db_event_fn fn, void *userdata);
+/* Events with id > since (with has_since; otherwise the newest `limit`),
+ * oldest first, whose kind starts with kind_prefix (NULL = all). */
+int db_events(struct db *db, bool has_since, uint64_t since, unsigned limit, const char *kind_prefix, db_event_fn fn,
+              void *userdata);
 
 struct db_token {
         char *name;

@@ -74,7 +74,8 @@ int request_join_bundle(const char *body, size_t size, struct join_bundle *ret, 
 json_object *join_bundle_to_json(const struct join_bundle *b);
 
 struct events_query {
-        uint64_t since; /* 0 = newest */
+        uint64_t since; /* only events with a larger id, when has_since */
+        bool has_since; /* false: the newest */
         unsigned limit; /* 1..1000 */
         char *kind;     /* prefix or NULL */
 };

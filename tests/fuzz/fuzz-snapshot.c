@@ -102,7 +102,7 @@ static void read_everything(void) {
                         }
                 strv_free(keys);
         }
-        (void)db_events(db, 0, 1000, NULL, count_event, &n_events);
+        (void)db_events(db, false, 0, 1000, NULL, count_event, &n_events);
         (void)db_origin_seq(db, 1, &seq);
         if (db_refusal(db, 2, 1, &code, &msg) >= 0)
                 free(msg);

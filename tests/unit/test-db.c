@@ -218,7 +218,7 @@ static void evs_done(struct evs *l) {
 
 static struct evs events(struct db *db, uint64_t since, unsigned limit, const char *kind) {
         struct evs l = {};
-        assert_int_equal(db_events(db, since, limit, kind, collect, &l), 0);
+        assert_int_equal(db_events(db, since > 0, since, limit, kind, collect, &l), 0);
         return l;
 }
 
@@ -1396,7 +1396,14 @@ static void test_events_query(void **state) {
 
         /* A callback error stops the walk and is returned */
         unsigned n = 0;
-        assert_int_equal(db_events(db, 0, 100, NULL, stop_after_two, &n), -ECANCELED);
+        assert_int_equal(db_events(db, false, 0, 100, NULL, stop_after_two, &n), -ECANCELED);
+
+        /* since=0 given means "from the start", not "the newest". */
+        struct evs first = {};
+        assert_int_equal(db_events(db, true, 0, 1, NULL, collect, &first), 0);
+        assert_int_equal(first.n, 1);
+        assert_int_equal(first.v[0].id, 1);
+        evs_done(&first);
         assert_int_equal(n, 2);
         db_close(db);
 }
