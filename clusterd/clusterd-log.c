@@ -17,6 +17,9 @@
  * level/target state that STYLE allows to be global. */
 static int32_t file_target = -1;
 static char blackbox_dir[256];
+static bool startup_stderr;
+static enum log_target current_target = LOG_TARGET_STDERR;
+static int current_level = LOG_INFO;
 
 static const char *const level_names[] = {
         [LOG_ERR] = "error", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
@@ -73,10 +76,10 @@ int log_apply_config(const struct config *c) {
                 set_level(new_file, c->log.level);
         }
 
-        qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, c->log.target == LOG_TARGET_STDERR ? QB_TRUE : QB_FALSE);
+        current_target = c->log.target;
+        current_level = c->log.level;
+        log_set_startup(startup_stderr);
         qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, c->log.target == LOG_TARGET_SYSLOG ? QB_TRUE : QB_FALSE);
-        if (c->log.target == LOG_TARGET_STDERR)
-                set_level(QB_LOG_STDERR, c->log.level);
         if (c->log.target == LOG_TARGET_SYSLOG) {
                 qb_log_format_set(QB_LOG_SYSLOG, "%p: %b");
                 set_level(QB_LOG_SYSLOG, c->log.level);
@@ -88,6 +91,18 @@ int log_apply_config(const struct config *c) {
 
         snprintf(blackbox_dir, sizeof(blackbox_dir), "%s", c->state_dir);
         return 0;
+}
+
+void log_set_startup(bool startup) {
+        startup_stderr = startup;
+        if (current_target == LOG_TARGET_STDERR) {
+                qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_TRUE);
+                set_level(QB_LOG_STDERR, current_level);
+        } else if (startup) {
+                qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_TRUE);
+                set_level(QB_LOG_STDERR, LOG_WARNING);
+        } else
+                qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_FALSE);
 }
 
 void log_blackbox_dump(const char *dir) {

@@ -49,6 +49,11 @@ void log_early_init(const char *ident, bool debug);
  * when the log file cannot be opened (logging then stays where it was). */
 int log_apply_config(const struct config *c);
 
+/* While starting, warnings and errors also go to stderr whatever the
+ * target, so that a daemon that cannot start says why where it was started
+ * (a second instance, a bad path). Turned off once the daemon runs. */
+void log_set_startup(bool startup);
+
 /* Writes the blackbox (the last log messages at every level, kept in
  * memory) to dir/blackbox-<pid>-<time>. Async-signal-safe enough for a
  * crash handler, as corosync does. */
