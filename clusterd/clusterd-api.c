@@ -153,6 +153,16 @@ void api_handle(void *userdata, struct http_request *req) {
         }
         if (!authenticate(c, req, found))
                 return;
+        /* Path segments end up in messages and operations: keep them text. */
+        for (const char *p = path; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+                        http_reply_error(req, 400, "bad-request", "the request path contains control characters");
+                        return;
+                }
+        if (!utf8_is_valid(path, strlen(path))) {
+                http_reply_error(req, 400, "bad-request", "the request path is not valid UTF-8");
+                return;
+        }
         if (!path_known) {
                 http_reply_error(req, 404, "not-found", "no such path: %s", path);
                 return;

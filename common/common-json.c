@@ -6,6 +6,38 @@
 
 #define JSON_MAX_DEPTH 32
 
+/* json-c passes invalid UTF-8 through; a value stored from it would make
+ * every later reply that contains it invalid JSON for strict clients. */
+static int check_utf8(json_object *o, const char *where, struct err *e) {
+        switch (json_object_get_type(o)) {
+        case json_type_string:
+                if (!utf8_is_valid(json_object_get_string(o), (size_t)json_object_get_string_len(o)))
+                        return err_set(e, -EINVAL, "%s: the string is not valid UTF-8", where);
+                return 0;
+        case json_type_object: {
+                json_object_object_foreach(o, key, val) {
+                        if (!utf8_is_valid(key, strlen(key)))
+                                return err_set(e, -EINVAL, "a field name is not valid UTF-8");
+                        char sub[96];
+                        snprintf(sub, sizeof(sub), "field '%.64s'", key);
+                        int r = check_utf8(val, sub, e);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+        case json_type_array:
+                for (size_t i = 0; i < json_object_array_length(o); i++) {
+                        int r = check_utf8(json_object_array_get_idx(o, i), where, e);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        default:
+                return 0;
+        }
+}
+
 int json_parse_object(const char *data, size_t size, json_object **ret, struct err *e) {
         _cleanup_json_ json_object *o = NULL;
         json_tokener *tok;
@@ -38,6 +70,9 @@ int json_parse_object(const char *data, size_t size, json_object **ret, struct e
         if (!json_object_is_type(o, json_type_object))
                 return err_set(e, -EINVAL, "expected a JSON object, got %s",
                                json_type_to_name(json_object_get_type(o)));
+        int r = check_utf8(o, "body", e);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(o);
         return 0;
 }

@@ -177,6 +177,10 @@ char *format_duration(char *buf, size_t size, uint64_t usec);
 /* Writes "1MiB", "512B" etc. into buf; returns buf. */
 char *format_size(char *buf, size_t size, uint64_t bytes);
 
+/* Whether s (n bytes) is well-formed UTF-8: no overlong forms, no
+ * surrogates, nothing above U+10FFFF. */
+bool utf8_is_valid(const char *s, size_t n);
+
 /* Valid names for nodes, clusters, tokens: 1..63 characters of [A-Za-z0-9_-]
  * beginning with a letter or digit (what corosync and DNS labels accept). */
 bool name_is_valid(const char *s);

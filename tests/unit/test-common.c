@@ -166,6 +166,30 @@ static void test_json(void **state) {
         assert_int_equal(json_parse_object(deep, sizeof(deep), &p, &e), -EINVAL);
 }
 
+static void test_utf8(void **state) {
+        assert_true(utf8_is_valid("", 0));
+        assert_true(utf8_is_valid("plain", 5));
+        assert_true(utf8_is_valid("caf\xc3\xa9", 5));
+        assert_true(utf8_is_valid("\xe2\x82\xac", 3));
+        assert_true(utf8_is_valid("\xf0\x9f\x98\x80", 4));
+        assert_false(utf8_is_valid("caf\xe9", 4)); /* Latin-1 */
+        assert_false(utf8_is_valid("\xff\xfe", 2));
+        assert_false(utf8_is_valid("\xc0\xaf", 2));         /* overlong '/' */
+        assert_false(utf8_is_valid("\xed\xa0\x80", 3));     /* surrogate */
+        assert_false(utf8_is_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+        assert_false(utf8_is_valid("\xe2\x82", 2));         /* truncated */
+
+        json_object *o = NULL;
+        struct err e = {};
+        static const char body[] = "{\"value\": \"\xff\xfe\"}";
+        assert_int_equal(json_parse_object(body, sizeof(body) - 1, &o, &e), -EINVAL);
+        assert_string_equal(e.msg, "field 'value': the string is not valid UTF-8");
+        err_clear(&e);
+        static const char key[] = "{\"caf\xe9\": 1}";
+        assert_int_equal(json_parse_object(key, sizeof(key) - 1, &o, &e), -EINVAL);
+        assert_string_equal(e.msg, "a field name is not valid UTF-8");
+}
+
 static void test_err_context(void **state) {
         struct err e = {};
         assert_int_equal(err_set(&e, -EINVAL, "bad value"), -EINVAL);
@@ -215,6 +239,7 @@ int main(void) {
                 cmocka_unit_test(test_siphash),
                 cmocka_unit_test(test_json),
                 cmocka_unit_test(test_err_context),
+                cmocka_unit_test(test_utf8),
                 cmocka_unit_test(test_strv),
                 cmocka_unit_test(test_files),
         };
