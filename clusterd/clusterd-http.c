@@ -80,10 +80,21 @@ struct http_server {
 /* ------------------------------------------------------------------------ */
 /* Driving MHD from the loop                                                 */
 
+static void queue_run(struct listener *l);
+
 static void run_listener(struct listener *l) {
+        MHD_UNSIGNED_LONG_LONG timeout_ms;
+
         l->run_queued = false;
-        if (l->d)
-                MHD_run(l->d);
+        if (!l->d)
+                return;
+        MHD_run(l->d);
+        /* MHD's epoll is edge-triggered: a connection it could not finish
+         * (more body than one read, a reply not yet fully written) stays on
+         * its ready list and will not raise the fd again. MHD says so with
+         * a zero timeout; run it again at once. */
+        if (MHD_get_timeout(l->d, &timeout_ms) == MHD_YES && timeout_ms == 0)
+                queue_run(l);
 }
 
 static void run_job(void *data) {
@@ -305,7 +316,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         struct http_request *req = *con_cls;
 
         if (!req) {
-                *con_cls = request_new(l, conn, url, method);
+                *con_cls = req = request_new(l, conn, url, method);
+                /* An announced oversize body is refused before it is read. */
+                if (req->too_large) {
+                        http_reply_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "payload-too-large",
+                                         "request body larger than the limit of %" PRIu64 " bytes (api.max-body-size)",
+                                         l->s->lim.max_body_size);
+                        return queue_reply(req);
+                }
                 return MHD_YES;
         }
         if (*upload_data_size > 0) {
