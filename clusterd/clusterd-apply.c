@@ -88,7 +88,7 @@ static int apply_setting_set(struct apply *a) {
         struct err e = {};
 
         if (settings_lookup(op->key, &d, &e) < 0 ||
-            setting_normalize(d, op->value ? op->value : "", &canonical, &e) < 0)
+            setting_normalize(d, op->key, op->value ? op->value : "", &canonical, &e) < 0)
                 return refuse(a, e.code, "%s", e.msg);
 
         sqlite3_stmt *st = db_stmt(a->db, "INSERT OR REPLACE INTO settings (key, value, updated_usec, updated_by)"

@@ -134,8 +134,7 @@ static int normalize_duration(const struct setting_def *d, const char *key, cons
         return 0;
 }
 
-int setting_normalize(const struct setting_def *d, const char *text, char **ret, struct err *e) {
-        const char *key = d->key;
+int setting_normalize(const struct setting_def *d, const char *key, const char *text, char **ret, struct err *e) {
         int r;
 
         switch (d->type) {
@@ -169,25 +168,25 @@ int setting_normalize(const struct setting_def *d, const char *text, char **ret,
         return -EINVAL;
 }
 
-int setting_normalize_json(const struct setting_def *d, json_object *v, char **ret, struct err *e) {
+int setting_normalize_json(const struct setting_def *d, const char *key, json_object *v, char **ret, struct err *e) {
         char buf[64];
 
         switch (json_object_get_type(v)) {
         case json_type_string:
-                return setting_normalize(d, json_object_get_string(v), ret, e);
+                return setting_normalize(d, key, json_object_get_string(v), ret, e);
         case json_type_int:
                 if (d->type != SETTING_INTEGER && d->type != SETTING_STRING)
                         break;
                 snprintf(buf, sizeof(buf), "%" PRId64, json_object_get_int64(v));
-                return setting_normalize(d, buf, ret, e);
+                return setting_normalize(d, key, buf, ret, e);
         case json_type_boolean:
                 if (d->type != SETTING_BOOLEAN && d->type != SETTING_STRING)
                         break;
-                return setting_normalize(d, json_object_get_boolean(v) ? "true" : "false", ret, e);
+                return setting_normalize(d, key, json_object_get_boolean(v) ? "true" : "false", ret, e);
         default:
                 break;
         }
-        return err_set(e, -EINVAL, "setting '%s' expects a value of type %s, got %s", d->key,
+        return err_set(e, -EINVAL, "setting '%s' expects a value of type %s, got %s", key,
                        setting_type_to_string(d->type), json_type_to_name(json_object_get_type(v)));
 }
 

@@ -42,13 +42,14 @@ static inline bool setting_is_user(const struct setting_def *d) {
 }
 
 /* Validates a value given as text (CLI notation: "5000", "yes", "90s")
- * and returns its canonical text (caller frees). Messages name the key,
- * the value and what is allowed. */
-int setting_normalize(const struct setting_def *d, const char *text, char **ret, struct err *e);
+ * and returns its canonical text (caller frees). Messages name the key
+ * (the one the user gave: user settings share one definition), the value
+ * and what is allowed. */
+int setting_normalize(const struct setting_def *d, const char *key, const char *text, char **ret, struct err *e);
 
 /* The same for a JSON value: its own type (number, boolean, string) or a
  * string in CLI notation. */
-int setting_normalize_json(const struct setting_def *d, json_object *v, char **ret, struct err *e);
+int setting_normalize_json(const struct setting_def *d, const char *key, json_object *v, char **ret, struct err *e);
 
 /* The typed JSON form of a canonical value (integer, boolean, string). */
 json_object *setting_to_json(const struct setting_def *d, const char *canonical);

@@ -25,24 +25,28 @@ static const struct setting_def *lookup(const char *key) {
 static void assert_normal(const char *key, const char *text, const char *canonical) {
         _cleanup_free_ char *out = NULL;
         struct err e = {};
-        if (setting_normalize(lookup(key), text, &out, &e) < 0)
+        if (setting_normalize(lookup(key), key, text, &out, &e) < 0)
                 fail_msg("%s = '%s': %s", key, text, e.msg);
         assert_string_equal(out, canonical);
 }
 
 /* Normalization of text fails with exactly message. */
-static void assert_refused_def(const struct setting_def *d, const char *text, const char *message) {
+static void assert_refused_key(const struct setting_def *d, const char *key, const char *text, const char *message) {
         char *out = NULL;
         struct err e = {};
-        assert_int_equal(setting_normalize(d, text, &out, &e), -EINVAL);
+        assert_int_equal(setting_normalize(d, key, text, &out, &e), -EINVAL);
         assert_null(out);
         assert_int_equal(e.code, -EINVAL);
         if (message)
                 assert_string_equal(e.msg, message);
 }
 
+static void assert_refused_def(const struct setting_def *d, const char *text, const char *message) {
+        assert_refused_key(d, d->key, text, message);
+}
+
 static void assert_refused(const char *key, const char *text, const char *message) {
-        assert_refused_def(lookup(key), text, message);
+        assert_refused_key(lookup(key), key, text, message);
 }
 
 /* A boolean and an enum setting: the registry has none yet, but the
@@ -147,7 +151,7 @@ static void test_registry(void **state) {
                 assert_non_null(all[i].description);
                 assert_true(strlen(all[i].description) > 10);
                 assert_non_null(all[i].default_value);
-                if (setting_normalize(&all[i], all[i].default_value, &canonical, &e) < 0)
+                if (setting_normalize(&all[i], all[i].key, all[i].default_value, &canonical, &e) < 0)
                         fail_msg("default of %s: %s", all[i].key, e.msg);
                 assert_string_equal(canonical, all[i].default_value);
                 /* No duplicates. */
@@ -181,7 +185,7 @@ static void test_normalize_string(void **state) {
         assert_normal("user.notes", big, big);
         big[4096] = 'v';
         big[4097] = '\0';
-        assert_refused("user.notes", big, "setting 'user.*' must be at most 4096 bytes, got 4097");
+        assert_refused("user.notes", big, "setting 'user.notes' must be at most 4096 bytes, got 4097");
 }
 
 static void test_normalize_integer(void **state) {
@@ -225,19 +229,19 @@ static void test_normalize_boolean_and_enum(void **state) {
         static const char *const no[] = { "no", "false", "off", "0", "N", "False" };
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 _cleanup_free_ char *out = NULL;
-                assert_int_equal(setting_normalize(&bool_def, yes[i], &out, NULL), 0);
+                assert_int_equal(setting_normalize(&bool_def, bool_def.key, yes[i], &out, NULL), 0);
                 assert_string_equal(out, "true");
         }
         for (size_t i = 0; i < ELEMENTSOF(no); i++) {
                 _cleanup_free_ char *out = NULL;
-                assert_int_equal(setting_normalize(&bool_def, no[i], &out, NULL), 0);
+                assert_int_equal(setting_normalize(&bool_def, bool_def.key, no[i], &out, NULL), 0);
                 assert_string_equal(out, "false");
         }
         assert_refused_def(&bool_def, "maybe", "setting 'test.flag' must be true or false, got 'maybe'");
         assert_refused_def(&bool_def, "", "setting 'test.flag' must be true or false, got ''");
 
         _cleanup_free_ char *out = NULL;
-        assert_int_equal(setting_normalize(&enum_def, "fast", &out, NULL), 0);
+        assert_int_equal(setting_normalize(&enum_def, enum_def.key, "fast", &out, NULL), 0);
         assert_string_equal(out, "fast");
         assert_refused_def(&enum_def, "FAST", "setting 'test.mode' does not accept 'FAST'");
         assert_refused_def(&enum_def, "", "setting 'test.mode' does not accept ''");
@@ -249,7 +253,7 @@ static char *norm_json(const struct setting_def *d, const char *json, struct err
         char *out = NULL;
         if (!streq(json, "null")) /* JSON null is the NULL object */
                 assert_non_null(v);
-        if (setting_normalize_json(d, v, &out, e) < 0)
+        if (setting_normalize_json(d, d->key, v, &out, e) < 0)
                 return NULL;
         return out;
 }
@@ -353,7 +357,7 @@ static void test_to_json(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(defs); i++) {
                 _cleanup_json_ json_object *v = setting_to_json(defs[i], values[i]);
                 _cleanup_free_ char *back = NULL;
-                assert_int_equal(setting_normalize_json(defs[i], v, &back, NULL), 0);
+                assert_int_equal(setting_normalize_json(defs[i], defs[i]->key, v, &back, NULL), 0);
                 assert_string_equal(back, values[i]);
         }
 }
