@@ -237,6 +237,25 @@ static void test_role_names(void **state) {
         assert_string_equal(sync_role_to_string((enum sync_role)9), "unknown");
 }
 
+static void test_quorum_current(void **state) {
+        const uint32_t view[] = { 1, 2 }, gone[] = { 3 };
+        const uint32_t old_ring[] = { 1, 2, 3 }, new_ring[] = { 1, 2 }, other[] = { 2, 3 };
+
+        /* The view lost node 3; the verdict still lists it: the old ring's. */
+        assert_false(sync_quorum_current(view, 2, gone, 1, old_ring, 3));
+        /* The new ring's verdict. */
+        assert_true(sync_quorum_current(view, 2, gone, 1, new_ring, 2));
+        /* A member of the view is not in the verdict: not about this view. */
+        assert_false(sync_quorum_current(view, 2, NULL, 0, other, 2));
+        /* Only a process left (clusterd died, corosync runs on): no ring change. */
+        assert_true(sync_quorum_current(view, 2, NULL, 0, old_ring, 3));
+        /* A node that left and is back in the view counts as present. */
+        const uint32_t back[] = { 1, 2, 3 };
+        assert_true(sync_quorum_current(back, 3, gone, 1, old_ring, 3));
+        /* An empty verdict never covers a view. */
+        assert_false(sync_quorum_current(view, 2, NULL, 0, NULL, 0));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_single_member),
@@ -251,6 +270,7 @@ int main(void) {
                 cmocka_unit_test(test_no_state),
                 cmocka_unit_test(test_position_newer),
                 cmocka_unit_test(test_may_write),
+                cmocka_unit_test(test_quorum_current),
                 cmocka_unit_test(test_role_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
