@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,6 +26,10 @@
 
 #define HARD_MAX_CLIENTS 65535
 #define LISTEN_BACKLOG 128
+/* Per-connection memory for headers and buffers (bodies are ours). MHD
+ * clears it for every request, so its 32 KiB default costs on every call;
+ * 16 KiB still holds any reasonable request line and headers (431 beyond). */
+#define CONNECTION_MEMORY (16 * 1024)
 
 struct listener {
         struct http_server *s;
@@ -75,6 +80,7 @@ struct http_server {
         struct listener *listeners;
         struct http_request *requests;
         qb_loop_timer_handle tick;
+        int wake_fd; /* eventfd: "run MHD now", see queue_run() */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -97,15 +103,28 @@ static void run_listener(struct listener *l) {
                 queue_run(l);
 }
 
-static void run_job(void *data) {
-        run_listener(data);
+static int32_t wake_cb(int32_t fd, int32_t revents, void *data) {
+        struct http_server *s = data;
+        uint64_t n;
+
+        (void)!read(fd, &n, sizeof(n));
+        for (struct listener *l = s->listeners; l; l = l->next)
+                if (l->run_queued)
+                        run_listener(l);
+        return 0;
 }
 
+/* Asks for MHD to run on the next loop iteration. libqb does not shorten
+ * its poll timeout for jobs queued during a dispatch, and MHD does not wake
+ * its epoll fd for a connection resumed from outside it, so a write's reply
+ * would wait for the next timer: an eventfd in the loop wakes it instead. */
 static void queue_run(struct listener *l) {
+        uint64_t one = 1;
+
         if (l->run_queued)
                 return;
-        if (qb_loop_job_add(l->s->loop, QB_LOOP_HIGH, l, run_job) == 0)
-                l->run_queued = true;
+        l->run_queued = true;
+        (void)!write(l->s->wake_fd, &one, sizeof(one));
 }
 
 static int32_t epoll_cb(int32_t fd, int32_t revents, void *data) {
@@ -463,10 +482,11 @@ static int start_listener(struct http_server *s, struct listener *l, const char 
         l->d = MHD_start_daemon(
                 flags, 0, accept_cb, l, access_cb, l, MHD_OPTION_LISTEN_SOCKET, l->fd, MHD_OPTION_NOTIFY_COMPLETED,
                 completed_cb, l, MHD_OPTION_NOTIFY_CONNECTION, connection_cb, l, MHD_OPTION_CONNECTION_LIMIT,
-                (unsigned)HARD_MAX_CLIENTS, MHD_OPTION_CONNECTION_TIMEOUT,
-                (unsigned)MAX(s->lim.request_timeout_usec / USEC_PER_SEC, 1), MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
-                cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
-                MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
+                (unsigned)HARD_MAX_CLIENTS, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)MAX(s->lim.request_timeout_usec / USEC_PER_SEC, 1),
+                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l, cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+                MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_PRIORITIES,
+                "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
         if (!l->d)
                 return err_set(e, -EIO, "cannot start the HTTP server on %s%s", l->address,
                                cert ? " (check the TLS certificate and key)" : "");
@@ -649,8 +669,18 @@ int http_server_new(qb_loop_t *loop, http_handler_fn handler, void *userdata, st
         *s = (struct http_server){
                 .loop = loop, .handler = handler, .userdata = userdata, .lim = { 1024 * 1024, 128, 30 * USEC_PER_SEC }
         };
-        int r = qb_loop_timer_add(loop, QB_LOOP_LOW, 1000 * 1000 * 1000ULL, s, tick_cb, &s->tick);
+        s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (s->wake_fd == -1) {
+                int r = -errno;
+                free(s);
+                return r;
+        }
+        int r = qb_loop_poll_add(loop, QB_LOOP_HIGH, s->wake_fd, POLLIN, s, wake_cb);
+        if (r >= 0)
+                r = qb_loop_timer_add(loop, QB_LOOP_LOW, 1000 * 1000 * 1000ULL, s, tick_cb, &s->tick);
         if (r < 0) {
+                qb_loop_poll_del(loop, s->wake_fd);
+                safe_close(s->wake_fd);
                 free(s);
                 return r;
         }
@@ -674,6 +704,8 @@ struct http_server *http_server_free(struct http_server *s) {
                 listener_free(l);
         }
         qb_loop_timer_del(s->loop, s->tick);
+        qb_loop_poll_del(s->loop, s->wake_fd);
+        safe_close(s->wake_fd);
         free(s);
         return NULL;
 }
