@@ -270,6 +270,36 @@ int msg_put_op(struct msg_buf *b, const struct op *op, struct err *e) {
         return 0;
 }
 
+size_t msg_ops_begin(struct msg_buf *b) {
+        size_t at = b->size;
+        msg_buf_put_le(b, 0, 4);
+        return at;
+}
+
+int msg_ops_add(struct msg_buf *b, size_t count_at, const struct op *op, struct err *e) {
+        size_t len_at = b->size;
+        uint32_t count = 0, len;
+        int r;
+
+        for (size_t i = 0; i < 4; i++)
+                count |= (uint32_t)b->data[count_at + i] << (8 * i);
+        if (count >= OPS_PER_MSG_MAX)
+                return err_set(e, -E2BIG, "at most %d operations fit in one message", OPS_PER_MSG_MAX);
+        msg_buf_put_le(b, 0, 4);
+        r = msg_put_op(b, op, e);
+        if (r < 0) {
+                b->size = len_at;
+                return r;
+        }
+        len = (uint32_t)(b->size - len_at - 4);
+        count++;
+        for (size_t i = 0; i < 4; i++) {
+                b->data[len_at + i] = (uint8_t)(len >> (8 * i));
+                b->data[count_at + i] = (uint8_t)(count >> (8 * i));
+        }
+        return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Decoding                                                                  */
 
@@ -423,6 +453,35 @@ int msg_decode_member(const uint8_t *body, size_t size, uint32_t *ret_nodeid, ui
         *ret_nodeid = (uint32_t)nodeid;
         *ret_pid = (uint32_t)pid;
         return 0;
+}
+
+int msg_ops_open(const uint8_t *body, size_t size, struct msg_ops_reader *it, struct err *e) {
+        uint64_t count = 0;
+        int r;
+
+        *it = (struct msg_ops_reader){ .rd = { body, size, "operation count", e } };
+        if ((r = msg_read_le(&it->rd, 4, &count)) < 0)
+                return r;
+        if (count == 0 || count > OPS_PER_MSG_MAX)
+                return err_set(e, -EBADMSG, "a batch of %" PRIu64 " operations (1 to %d allowed)", count,
+                               OPS_PER_MSG_MAX);
+        it->left = (uint32_t)count;
+        return 0;
+}
+
+int msg_ops_next(struct msg_ops_reader *it, const uint8_t **ret, size_t *ret_size, struct err *e) {
+        int r;
+
+        if (it->left == 0) {
+                it->rd.e = e;
+                return expect_end(&it->rd) < 0 ? -EBADMSG : 0;
+        }
+        it->rd.what = "operation";
+        it->rd.e = e;
+        if ((r = msg_read_blob(&it->rd, UINT32_MAX, ret, ret_size)) < 0)
+                return r;
+        it->left--;
+        return 1;
 }
 
 static int decode_field(struct msg_reader *rd, const struct field *f, struct op *op) {

@@ -36,7 +36,7 @@ enum msg_type {
         MSG_STATE = 1,     /* a member's database state, sent after each group change */
         MSG_CHUNK = 2,     /* a piece of the sync winner's snapshot */
         MSG_INSTALLED = 3, /* a member installed the snapshot */
-        MSG_OP = 4,        /* an operation to apply */
+        MSG_OP = 4,        /* operations to apply, in order (one origin's batch) */
         MSG_ACK = 5,       /* a member persisted everything up to a version */
         MSG_EVICT = 6,     /* a member did not answer in time: stop waiting for it */
         _MSG_TYPE_MAX,
@@ -164,6 +164,26 @@ int msg_decode_member(const uint8_t *body, size_t size, uint32_t *ret_nodeid, ui
  * MSG_OP body. -EINVAL with a message when a field is missing or too long;
  * nothing is appended then. */
 int msg_put_op(struct msg_buf *b, const struct op *op, struct err *e);
+
+/* A MSG_OP body is a batch: u32 count (1..OPS_PER_MSG_MAX), then count
+ * times a u32 length and an operation as msg_put_op() encodes it. An origin
+ * sends every write it took in one loop iteration as one message: each
+ * CPG message costs an IPC round trip to corosync and a slot in the ring.
+ * msg_ops_begin() writes the count and returns its offset; msg_ops_add()
+ * appends one operation (or refuses it, appending nothing). */
+#define OPS_PER_MSG_MAX 4096
+size_t msg_ops_begin(struct msg_buf *b);
+int msg_ops_add(struct msg_buf *b, size_t count_at, const struct op *op, struct err *e);
+
+/* Walks a MSG_OP body: msg_ops_open() checks the count, msg_ops_next()
+ * returns 1 with the next operation's bytes (for msg_decode_op), 0 after
+ * the last (refusing trailing bytes), or -EBADMSG with a message. */
+struct msg_ops_reader {
+        struct msg_reader rd;
+        uint32_t left;
+};
+int msg_ops_open(const uint8_t *body, size_t size, struct msg_ops_reader *it, struct err *e);
+int msg_ops_next(struct msg_ops_reader *it, const uint8_t **ret, size_t *ret_size, struct err *e);
 
 /* Decodes a header; on success ret_body and ret_body_size describe the body
  * (pointing into data). -EBADMSG with a message for anything malformed:

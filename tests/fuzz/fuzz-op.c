@@ -105,9 +105,16 @@ static void fuzz_body(enum msg_type type, const uint8_t *body, size_t size) {
                 }
                 break;
         }
-        case MSG_OP:
-                fuzz_op(body, size);
-                return;
+        case MSG_OP: {
+                struct msg_ops_reader it;
+                const uint8_t *raw;
+                size_t raw_size;
+                if (msg_ops_open(body, size, &it, &e) < 0)
+                        break;
+                while ((r = msg_ops_next(&it, &raw, &raw_size, &e)) > 0)
+                        fuzz_op(raw, raw_size);
+                break;
+        }
         default:
                 check(false, "header accepted an unknown type");
         }

@@ -192,13 +192,29 @@ static void assert_ops_equal(struct op *a, struct op *b, const struct wire_kind 
         }
 }
 
-/* A whole MSG_OP message for op. */
+/* A whole MSG_OP message: a batch holding op alone. */
 static void encode_op_msg(struct msg_buf *b, const struct op *op) {
         struct err e = {};
         msg_begin(b, MSG_OP, UINT64_C(0x1122334455667788), 7);
-        if (msg_put_op(b, op, &e) < 0)
+        size_t at = msg_ops_begin(b);
+        if (msg_ops_add(b, at, op, &e) < 0)
                 fail_msg("encoding %s: %s", op_kind_to_string(op->kind), e.msg);
         msg_end(b);
+}
+
+/* The one op of a batch body. */
+static int decode_single(const uint8_t *body, size_t size, struct op *out, struct err *e) {
+        struct msg_ops_reader it;
+        const uint8_t *raw = NULL;
+        size_t raw_size = 0;
+        int r;
+        if ((r = msg_ops_open(body, size, &it, e)) < 0 || (r = msg_ops_next(&it, &raw, &raw_size, e)) < 0)
+                return r;
+        if (r == 0)
+                return -EBADMSG;
+        if ((r = msg_ops_next(&it, &raw, &raw_size, e)) != 0)
+                return r < 0 ? r : -EBADMSG;
+        return msg_decode_op(raw, raw_size, out, e);
 }
 
 /* The body of an op written by hand from the wire table: str_len[i] (when
@@ -266,7 +282,7 @@ static void test_op_round_trip_every_kind(void **state) {
                 assert_true(h.view == UINT64_C(0x1122334455667788));
                 assert_int_equal(h.round, 7);
                 assert_int_equal(body_size, b.size - MSG_HEADER_SIZE);
-                if (msg_decode_op(body, body_size, &out, &e) < 0)
+                if (decode_single(body, body_size, &out, &e) < 0)
                         fail_msg("decoding %s: %s", wire[k].name, e.msg);
                 assert_ops_equal(&in, &out, &wire[k]);
                 assert_string_equal(op_kind_to_string(out.kind), wire[k].name);
@@ -932,8 +948,71 @@ static void test_reader_helpers(void **state) {
         assert_int_equal(rd3.left, 2);
 }
 
+static void test_ops_batch(void **state) {
+        struct msg_buf b = {};
+        struct op in[3] = {
+                { .kind = OP_SETTING_SET, .origin_seq = 1, .key = xstrdup("user.a"), .value = xstrdup("1") },
+                { .kind = OP_SETTING_UNSET, .origin_seq = 2, .key = xstrdup("user.b") },
+                { .kind = OP_TOKEN_DELETE, .origin_seq = 3, .name = xstrdup("t") },
+        };
+        struct msg_ops_reader it;
+        struct err e = {};
+        size_t at;
+
+        at = msg_ops_begin(&b);
+        for (size_t i = 0; i < 3; i++)
+                assert_int_equal(msg_ops_add(&b, at, &in[i], &e), 0);
+        /* A refused op appends nothing and leaves the batch intact. */
+        struct op bad = { .kind = OP_SETTING_SET };
+        size_t before = b.size;
+        assert_int_equal(msg_ops_add(&b, at, &bad, &e), -EINVAL);
+        assert_int_equal(b.size, before);
+
+        assert_int_equal(msg_ops_open(b.data, b.size, &it, &e), 0);
+        for (size_t i = 0; i < 3; i++) {
+                const uint8_t *raw;
+                size_t n;
+                struct op out = {};
+                assert_int_equal(msg_ops_next(&it, &raw, &n, &e), 1);
+                assert_int_equal(msg_decode_op(raw, n, &out, &e), 0);
+                assert_int_equal(out.kind, in[i].kind);
+                assert_true(out.origin_seq == in[i].origin_seq);
+                op_done(&out);
+        }
+        const uint8_t *raw;
+        size_t n;
+        assert_int_equal(msg_ops_next(&it, &raw, &n, &e), 0);
+
+        /* Every truncation is refused somewhere along the walk. */
+        for (size_t cut = 0; cut < b.size; cut++) {
+                uint8_t *copy = xmalloc(MAX(cut, 1));
+                memcpy(copy, b.data, cut);
+                int r = msg_ops_open(copy, cut, &it, &e);
+                while (r >= 0) {
+                        r = msg_ops_next(&it, &raw, &n, &e);
+                        if (r == 0)
+                                break;
+                }
+                assert_true(r < 0);
+                free(copy);
+        }
+        /* Trailing bytes and an empty batch are refused. */
+        msg_buf_put_le(&b, 0, 1);
+        assert_int_equal(msg_ops_open(b.data, b.size, &it, &e), 0);
+        for (size_t i = 0; i < 3; i++)
+                assert_int_equal(msg_ops_next(&it, &raw, &n, &e), 1);
+        assert_int_equal(msg_ops_next(&it, &raw, &n, &e), -EBADMSG);
+        static const uint8_t empty[4] = { 0 };
+        assert_int_equal(msg_ops_open(empty, sizeof(empty), &it, &e), -EBADMSG);
+
+        for (size_t i = 0; i < 3; i++)
+                op_done(&in[i]);
+        msg_buf_done(&b);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_ops_batch),
                 cmocka_unit_test(test_op_round_trip_every_kind),
                 cmocka_unit_test(test_op_optional_fields_absent),
                 cmocka_unit_test(test_op_fields_of_other_kinds_not_sent),
