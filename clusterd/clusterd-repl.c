@@ -11,7 +11,9 @@
  * that depend on local timing (quorum notifications, timeouts) only ever
  * decide whether *this* node sends something.
  */
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 
 #include "clusterd/log.h"
 #include "clusterd/repl-int.h"
@@ -19,6 +21,11 @@
 
 #define TICK_USEC (100 * USEC_PER_MSEC)
 #define RETRY_USEC (2 * USEC_PER_MSEC)
+/* Confirmations are coalesced: at most one per node per interval under load
+ * (each costs a CPG message, and corosync's CPU is what limits writes), yet
+ * the first after a quiet spell goes at once, so an idle write waits for no
+ * timer. */
+#define ACK_INTERVAL_USEC (1 * USEC_PER_MSEC)
 #define SNAPSHOT_MAX (512u * 1024 * 1024)
 
 enum repl_event {
@@ -55,7 +62,8 @@ struct write {
 
 struct outmsg {
         struct msg_buf buf;
-        struct write *w; /* the write an OP message carries, else NULL */
+        struct write **ws; /* the writes an OP message carries (NULL once completed); owned array */
+        size_t n_ws;
         struct outmsg *next;
 };
 
@@ -110,6 +118,13 @@ struct repl {
         qb_loop_timer_handle retry_timer;
         bool retry_armed;
         qb_loop_timer_handle tick_timer;
+
+        int wake_fd; /* eventfd for flush_soon() */
+        bool flush_armed;
+        uint64_t last_ack_usec; /* monotonic; when the last ACK was queued */
+        uint64_t acked_sent;    /* version that ACK carried */
+        qb_loop_timer_handle ack_timer;
+        bool ack_armed;
 };
 
 static const char *const state_names[_REPL_STATE_MAX] = {
@@ -185,6 +200,12 @@ static void repl_transition(struct repl *r, enum repl_event ev) {
 /* ------------------------------------------------------------------------ */
 /* Outbound messages                                                         */
 
+static void outmsg_free(struct outmsg *m) {
+        msg_buf_done(&m->buf);
+        free(m->ws);
+        free(m);
+}
+
 static void flush_out(struct repl *r);
 
 static void retry_cb(void *data) {
@@ -204,7 +225,11 @@ static void flush_out(struct repl *r) {
                                 r->retry_armed = true;
                         return;
                 }
-                if (e < 0) {
+                if (e == -EMSGSIZE) {
+                        /* Cannot happen with ops within their limits; never
+                         * let one message block the queue. Its writes time out. */
+                        log_error("Dropped a %zu byte message larger than corosync takes", m->buf.size);
+                } else if (e < 0) {
                         /* The lost callback follows; the write stays pending. */
                         log_warning_errno(e, "Failed to send a %zu byte message to the group: %m", m->buf.size);
                         return;
@@ -212,16 +237,18 @@ static void flush_out(struct repl *r) {
                 r->out = m->next;
                 if (!r->out)
                         r->out_tail = NULL;
-                msg_buf_done(&m->buf);
-                free(m);
+                outmsg_free(m);
         }
 }
 
-static void enqueue(struct repl *r, struct msg_buf *b, struct write *w) {
+/* Queues a message (taking b's buffer) with the writes it carries (taking
+ * the ws array, may be NULL). */
+static void enqueue(struct repl *r, struct msg_buf *b, struct write **ws, size_t n_ws) {
         struct outmsg *m = xcalloc(1, sizeof(*m));
         m->buf = *b;
         *b = (struct msg_buf){};
-        m->w = w;
+        m->ws = ws;
+        m->n_ws = n_ws;
         if (r->out_tail)
                 r->out_tail->next = m;
         else
@@ -236,10 +263,10 @@ static void drop_out(struct repl *r) {
         while (r->out) {
                 struct outmsg *m = r->out;
                 r->out = m->next;
-                if (m->w && m->w->state == W_SENT)
-                        m->w->state = W_QUEUED;
-                msg_buf_done(&m->buf);
-                free(m);
+                for (size_t i = 0; i < m->n_ws; i++)
+                        if (m->ws[i] && m->ws[i]->state == W_SENT)
+                                m->ws[i]->state = W_QUEUED;
+                outmsg_free(m);
         }
         r->out_tail = NULL;
 }
@@ -249,7 +276,7 @@ static void send_simple(struct repl *r, enum msg_type type, uint64_t value) {
         msg_begin(&b, type, r->view, r->round);
         msg_buf_put_le(&b, value, 8);
         msg_end(&b);
-        enqueue(r, &b, NULL);
+        enqueue(r, &b, NULL, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -268,8 +295,9 @@ static void complete(struct repl *r, struct write *w, int error, const char *fmt
                 }
         r->n_writes--;
         for (struct outmsg *m = r->out; m; m = m->next)
-                if (m->w == w)
-                        m->w = NULL;
+                for (size_t i = 0; i < m->n_ws; i++)
+                        if (m->ws[i] == w)
+                                m->ws[i] = NULL;
 
         if (fmt) {
                 va_start(ap, fmt);
@@ -282,29 +310,89 @@ static void complete(struct repl *r, struct write *w, int error, const char *fmt
         free(w);
 }
 
+/* Sends every queued write, as few messages as fit: one batch per message
+ * (see msg_ops_begin()), each op numbered in order. */
 static void send_queued(struct repl *r) {
+        size_t max = r->cs ? cs_max_message_size(r->cs) : 0;
+        struct write *w = r->writes;
+
         if (!r->writable || !r->cs)
                 return;
-        for (struct write *w = r->writes; w; w = w->next) {
+        while (w) {
                 struct msg_buf b = {};
-                struct err e = {};
+                struct write **ws = NULL;
+                size_t n = 0, at;
 
-                if (w->state != W_QUEUED)
-                        continue;
-                w->op.epoch = db_position(r->db)->epoch;
-                w->op.origin_seq = ++r->next_seq;
+                for (; w && w->state != W_QUEUED; w = w->next)
+                        ;
+                if (!w)
+                        break;
                 msg_begin(&b, MSG_OP, r->view, r->round);
-                if (msg_put_op(&b, &w->op, &e) < 0) {
-                        /* repl_submit validated it; this is a programming error. */
+                at = msg_ops_begin(&b);
+                for (; w; w = w->next) {
+                        size_t before = b.size;
+                        struct err e = {};
+
+                        if (w->state != W_QUEUED)
+                                continue;
+                        w->op.epoch = db_position(r->db)->epoch;
+                        w->op.origin_seq = r->next_seq + 1;
+                        if (msg_ops_add(&b, at, &w->op, &e) < 0) {
+                                /* Full; repl_submit validated every op. */
+                                if (n == 0)
+                                        log_error("Cannot encode a %s operation: %s", op_kind_to_string(w->op.kind),
+                                                  e.msg);
+                                if (n > 0)
+                                        break;
+                                w->state = W_SENT; /* never sendable: let it time out */
+                                continue;
+                        }
+                        if (n > 0 && b.size + 64 > max) {
+                                /* Over the size CPG takes at once: next message. */
+                                b.size = before;
+                                uint32_t count = (uint32_t)n;
+                                for (size_t i = 0; i < 4; i++)
+                                        b.data[at + i] = (uint8_t)(count >> (8 * i));
+                                break;
+                        }
+                        r->next_seq++;
+                        w->state = W_SENT;
+                        w->sent_round = r->round;
+                        ws = xrealloc(ws, (n + 1) * sizeof(*ws));
+                        ws[n++] = w;
+                }
+                if (n == 0) {
                         msg_buf_done(&b);
-                        log_error("Cannot encode a %s operation: %s", op_kind_to_string(w->op.kind), e.msg);
+                        free(ws);
                         continue;
                 }
                 msg_end(&b);
-                w->state = W_SENT;
-                w->sent_round = r->round;
-                enqueue(r, &b, w);
+                log_debug("Sending %zu operation(s), origin sequence %" PRIu64 "..%" PRIu64 " (view %016" PRIx64
+                          ", round %" PRIu32 ")",
+                          n, ws[0]->op.origin_seq, ws[n - 1]->op.origin_seq, r->view, r->round);
+                enqueue(r, &b, ws, n);
         }
+}
+
+/* Writes submitted while handling one loop iteration's events (say, every
+ * request one MHD run parsed) leave together, on the next iteration. An
+ * eventfd wakes the loop for it: libqb does not shorten its poll for jobs. */
+static void flush_soon(struct repl *r) {
+        uint64_t one = 1;
+        if (r->flush_armed)
+                return;
+        r->flush_armed = true;
+        (void)!write(r->wake_fd, &one, sizeof(one));
+}
+
+static int32_t wake_cb(int32_t fd, int32_t revents, void *data) {
+        struct repl *r = data;
+        uint64_t n;
+
+        (void)!read(fd, &n, sizeof(n));
+        r->flush_armed = false;
+        send_queued(r);
+        return 0;
 }
 
 /* After a sync round: a write that was sent before the membership changed
@@ -444,7 +532,7 @@ int repl_submit(struct repl *r, struct op *op, repl_done_fn done, void *userdata
         r->n_writes++;
         if (ret_id)
                 *ret_id = w->id;
-        send_queued(r);
+        flush_soon(r);
         return 0;
 }
 
@@ -529,6 +617,33 @@ void repl_quorum_change(struct repl *r) {
 /* ------------------------------------------------------------------------ */
 /* Batches                                                                   */
 
+static void send_ack(struct repl *r) {
+        uint64_t v = db_position(r->db)->version;
+        r->last_ack_usec = now_monotonic_usec();
+        r->acked_sent = v;
+        send_simple(r, MSG_ACK, v);
+}
+
+static void ack_timer_cb(void *data) {
+        struct repl *r = data;
+        r->ack_armed = false;
+        if (r->state == REPL_SYNCED && r->cs && db_position(r->db)->version > r->acked_sent)
+                send_ack(r);
+}
+
+static void ack_soon(struct repl *r) {
+        uint64_t now = now_monotonic_usec();
+
+        if (now - r->last_ack_usec >= ACK_INTERVAL_USEC) {
+                send_ack(r);
+                return;
+        }
+        if (!r->ack_armed &&
+            qb_loop_timer_add(r->loop, QB_LOOP_HIGH, (r->last_ack_usec + ACK_INTERVAL_USEC - now) * NSEC_PER_USEC, r,
+                              ack_timer_cb, &r->ack_timer) == 0)
+                r->ack_armed = true;
+}
+
 static void end_batch(struct repl *r, bool ack) {
         int e;
 
@@ -544,7 +659,7 @@ static void end_batch(struct repl *r, bool ack) {
                 r->cb->changed(r->userdata, r->changed);
         r->changed = 0;
         if (ack && r->state == REPL_SYNCED)
-                send_simple(r, MSG_ACK, db_position(r->db)->version);
+                ack_soon(r);
 }
 
 void repl_dispatch_done(struct repl *r) {
@@ -601,7 +716,7 @@ static void send_state(struct repl *r) {
         msg_begin(&b, MSG_STATE, r->view, r->round);
         msg_put_state(&b, &s);
         msg_end(&b);
-        enqueue(r, &b, NULL);
+        enqueue(r, &b, NULL, 0);
 }
 
 static void synced(struct repl *r) {
@@ -614,7 +729,7 @@ static void synced(struct repl *r) {
         if (me)
                 me->acked = db_position(r->db)->version;
         /* Everyone confirms the synced state, which restarts commit tracking. */
-        send_simple(r, MSG_ACK, db_position(r->db)->version);
+        send_ack(r);
         update_writable(r);
         resolve_writes(r);
         send_queued(r);
@@ -653,7 +768,7 @@ static void send_snapshot(struct repl *r) {
                 msg_begin(&b, MSG_CHUNK, r->view, r->round);
                 msg_put_chunk(&b, &c);
                 msg_end(&b);
-                enqueue(r, &b, NULL);
+                enqueue(r, &b, NULL, 0);
         }
 }
 
@@ -731,7 +846,7 @@ static void request_eviction(struct repl *r, struct peer *p, const char *why) {
         msg_begin(&b, MSG_EVICT, r->view, r->round);
         msg_put_member(&b, p->nodeid, p->pid);
         msg_end(&b);
-        enqueue(r, &b, NULL);
+        enqueue(r, &b, NULL, 0);
 }
 
 static void check_members(struct repl *r, uint64_t now) {
@@ -1000,48 +1115,35 @@ static unsigned changed_mask(enum op_kind k) {
         }
 }
 
-static void on_op(struct repl *r, struct peer *p, const uint8_t *body, size_t size) {
-        struct op op = {};
+/* Applies one operation of a batch (already decoded) at the next version. */
+static int apply_one(struct repl *r, struct peer *p, struct op *op, const uint8_t *raw, size_t raw_size) {
         struct op_result res;
-        struct err e = {};
         int k;
 
-        /* Every member decodes the same bytes, so every member drops the
-         * same malformed message and versions stay aligned. */
-        if (msg_decode_op(body, size, &op, &e) < 0) {
-                log_warning("Dropped a malformed operation from node %" PRIu32 ": %s", p->nodeid, e.msg);
-                return;
-        }
         if (!r->in_batch) {
                 k = db_begin(r->db);
                 if (k < 0) {
-                        op_done(&op);
-                        {
-                                fail(r, k, "cannot start a transaction: %s", db_last_error(r->db));
-                                return;
-                        }
+                        fail(r, k, "cannot start a transaction: %s", db_last_error(r->db));
+                        return k;
                 }
                 r->in_batch = true;
         }
-        k = db_apply_op(r->db, p->nodeid, &op, body, size, &res);
+        k = db_apply_op(r->db, p->nodeid, op, raw, raw_size, &res);
         if (k < 0) {
-                op_done(&op);
-                {
-                        fail(r, k, "cannot apply a %s operation: %s", op_kind_to_string(op.kind), db_last_error(r->db));
-                        return;
-                }
+                fail(r, k, "cannot apply a %s operation: %s", op_kind_to_string(op->kind), db_last_error(r->db));
+                return k;
         }
-        r->changed |= changed_mask(op.kind);
+        r->changed |= changed_mask(op->kind);
         if (res.r < 0)
-                log_info("Operation %s from node %" PRIu32 " refused: %s", op_kind_to_string(op.kind), p->nodeid,
+                log_info("Operation %s from node %" PRIu32 " refused: %s", op_kind_to_string(op->kind), p->nodeid,
                          res.message);
         else
-                log_debug("Applied %s from node %" PRIu32 " at version %" PRIu64, op_kind_to_string(op.kind), p->nodeid,
-                          res.version);
+                log_trace("Applied %s from node %" PRIu32 " at version %" PRIu64, op_kind_to_string(op->kind),
+                          p->nodeid, res.version);
 
         if (p->nodeid == r->my_nodeid && p->pid == r->my_pid)
                 for (struct write *w = r->writes; w; w = w->next)
-                        if (w->state == W_SENT && w->op.origin_seq == op.origin_seq) {
+                        if (w->state == W_SENT && w->op.origin_seq == op->origin_seq) {
                                 w->state = W_APPLIED;
                                 w->res = res;
                                 w->commit_at = res.version;
@@ -1051,7 +1153,45 @@ static void on_op(struct repl *r, struct peer *p, const uint8_t *body, size_t si
                                         complete(r, w, 0, NULL);
                                 break;
                         }
-        op_done(&op);
+        return 0;
+}
+
+static void on_op(struct repl *r, struct peer *p, const uint8_t *body, size_t size) {
+        struct msg_ops_reader it;
+        struct {
+                struct op op;
+                const uint8_t *raw;
+                size_t size;
+        } *batch = NULL;
+        size_t n = 0;
+        struct err e = {};
+        int k;
+
+        /* Every member decodes the same bytes, so every member drops the
+         * same malformed batch, whole, and versions stay aligned. */
+        k = msg_ops_open(body, size, &it, &e);
+        if (k >= 0)
+                batch = xcalloc(it.left, sizeof(*batch));
+        while (k >= 0) {
+                const uint8_t *raw;
+                size_t raw_size;
+                k = msg_ops_next(&it, &raw, &raw_size, &e);
+                if (k <= 0)
+                        break;
+                k = msg_decode_op(raw, raw_size, &batch[n].op, &e);
+                if (k < 0)
+                        break;
+                batch[n].raw = raw;
+                batch[n++].size = raw_size;
+        }
+        if (k < 0)
+                log_warning("Dropped a malformed batch of operations from node %" PRIu32 ": %s", p->nodeid, e.msg);
+        for (size_t i = 0; k >= 0 && i < n && r->state == REPL_SYNCED; i++)
+                if (apply_one(r, p, &batch[i].op, batch[i].raw, batch[i].size) < 0)
+                        break;
+        for (size_t i = 0; i < n; i++)
+                op_done(&batch[i].op);
+        free(batch);
 }
 
 static void on_ack(struct repl *r, struct peer *p, const uint8_t *body, size_t size) {
@@ -1077,8 +1217,10 @@ void repl_deliver(struct repl *r, uint32_t nodeid, uint32_t pid, const void *msg
                 return;
         }
         if (h.view != r->view || r->state == REPL_FAILED || r->state == REPL_DISCONNECTED) {
-                log_trace("Dropped a %s message of another view from node %" PRIu32, msg_type_to_string(h.type),
-                          nodeid);
+                qb_log(h.type == MSG_OP ? LOG_DEBUG : LOG_TRACE,
+                       "Dropped a %s message of another view from node %" PRIu32 " (view %016" PRIx64
+                       ", this node is in %016" PRIx64 ", %s)",
+                       msg_type_to_string(h.type), nodeid, h.view, r->view, state_names[r->state]);
                 return;
         }
         p = find_peer(r, nodeid, pid);
@@ -1092,7 +1234,10 @@ void repl_deliver(struct repl *r, uint32_t nodeid, uint32_t pid, const void *msg
         /* Everything else must come from the sender's state round of this
          * view, and not from a member the group stopped waiting for. */
         if (!p->have_state || h.round != p->round || p->evicted) {
-                log_trace("Dropped a stale %s message from node %" PRIu32, msg_type_to_string(h.type), nodeid);
+                qb_log(h.type == MSG_OP ? LOG_DEBUG : LOG_TRACE,
+                       "Dropped a stale %s message from node %" PRIu32 " (round %" PRIu32 ", expected %" PRIu32 "%s%s)",
+                       msg_type_to_string(h.type), nodeid, h.round, p->round, p->have_state ? "" : ", no state yet",
+                       p->evicted ? ", evicted" : "");
                 return;
         }
         switch (h.type) {
@@ -1107,6 +1252,9 @@ void repl_deliver(struct repl *r, uint32_t nodeid, uint32_t pid, const void *msg
         case MSG_OP:
                 if (r->state == REPL_SYNCED && p->role != SYNC_EXCLUDED)
                         on_op(r, p, body, body_size);
+                else
+                        log_debug("Dropped operations from node %" PRIu32 " (replication is %s%s)", nodeid,
+                                  state_names[r->state], p->role == SYNC_EXCLUDED ? ", sender excluded" : "");
                 break;
         case MSG_ACK:
                 if (r->state == REPL_SYNCED)
@@ -1134,8 +1282,18 @@ int repl_new(qb_loop_t *loop, struct db *db, const struct repl_config *cfg, cons
                             .userdata = userdata,
                             .state = REPL_DISCONNECTED,
                             .my_pid = (uint32_t)getpid() };
-        int k = qb_loop_timer_add(loop, QB_LOOP_LOW, TICK_USEC * NSEC_PER_USEC, r, tick_cb, &r->tick_timer);
+        r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (r->wake_fd == -1) {
+                int k = -errno;
+                free(r);
+                return k;
+        }
+        int k = qb_loop_poll_add(loop, QB_LOOP_HIGH, r->wake_fd, POLLIN, r, wake_cb);
+        if (k >= 0)
+                k = qb_loop_timer_add(loop, QB_LOOP_LOW, TICK_USEC * NSEC_PER_USEC, r, tick_cb, &r->tick_timer);
         if (k < 0) {
+                qb_loop_poll_del(loop, r->wake_fd);
+                safe_close(r->wake_fd);
                 free(r);
                 return k;
         }
@@ -1161,6 +1319,10 @@ void repl_detach(struct repl *r) {
                 qb_loop_timer_del(r->loop, r->retry_timer);
                 r->retry_armed = false;
         }
+        if (r->ack_armed) {
+                qb_loop_timer_del(r->loop, r->ack_timer);
+                r->ack_armed = false;
+        }
         r->cs = NULL;
         free_and_null(r->peers);
         r->n_peers = 0;
@@ -1184,7 +1346,11 @@ struct repl *repl_free(struct repl *r) {
         drop_out(r);
         if (r->retry_armed)
                 qb_loop_timer_del(r->loop, r->retry_timer);
+        if (r->ack_armed)
+                qb_loop_timer_del(r->loop, r->ack_timer);
         qb_loop_timer_del(r->loop, r->tick_timer);
+        qb_loop_poll_del(r->loop, r->wake_fd);
+        safe_close(r->wake_fd);
         free(r->peers);
         free(r->gone);
         free(r->rx.data);
