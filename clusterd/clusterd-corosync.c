@@ -40,6 +40,9 @@ struct cs {
         } * votes; /* per member, refreshed with q; owned */
         size_t n_votes;
 
+        struct cs_node *nodes; /* cached nodelist; owned */
+        size_t n_nodes;
+
         bool lost; /* the lost callback ran */
 };
 
@@ -204,12 +207,27 @@ static int32_t quorum_fd_cb(int32_t fd, int32_t revents, void *data) {
         return 0;
 }
 
+static int read_nodelist(struct cs *cs, struct cs_node **ret, size_t *ret_n);
+
+static void refresh_nodelist(struct cs *cs) {
+        struct cs_node *nodes = NULL;
+        size_t n = 0;
+        if (read_nodelist(cs, &nodes, &n) < 0)
+                return;
+        free(cs->nodes);
+        cs->nodes = nodes;
+        cs->n_nodes = n;
+}
+
 static void cmap_nodelist_cb(cmap_handle_t h, cmap_track_handle_t t, int32_t event, const char *key,
                              struct cmap_notify_value new_value, struct cmap_notify_value old_value, void *data) {
         struct cs *cs = data;
-        if (!cs || cs->lost || !cs->cb->nodelist_change)
+        if (!cs || cs->lost)
                 return;
-        cs->cb->nodelist_change(cs->userdata);
+        /* corosync just talked to us: asking it now does not block. */
+        refresh_nodelist(cs);
+        if (cs->cb->nodelist_change)
+                cs->cb->nodelist_change(cs->userdata);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -316,6 +334,7 @@ int cs_connect(qb_loop_t *loop, const char *group, const struct cs_callbacks *cb
                         r = err_set(e, -ENOTCONN, "cannot get corosync's file descriptors");
                 goto fail;
         }
+        refresh_nodelist(cs);
         *ret = cs;
         return 0;
 fail:
@@ -346,6 +365,7 @@ struct cs *cs_free(struct cs *cs) {
         }
         free(cs->q.members);
         free(cs->votes);
+        free(cs->nodes);
         free(cs);
         return NULL;
 }
@@ -402,6 +422,14 @@ static int cmp_node(const void *a, const void *b) {
 }
 
 int cs_nodelist(struct cs *cs, struct cs_node **ret, size_t *ret_n) {
+        *ret = xcalloc(MAX(cs->n_nodes, 1), sizeof(**ret));
+        if (cs->n_nodes > 0)
+                memcpy(*ret, cs->nodes, cs->n_nodes * sizeof(**ret));
+        *ret_n = cs->n_nodes;
+        return 0;
+}
+
+static int read_nodelist(struct cs *cs, struct cs_node **ret, size_t *ret_n) {
         _cleanup_free_ int *idx = xcalloc(MAX_NODES, sizeof(int));
         struct cs_node *nodes = NULL;
         cmap_iter_handle_t iter;

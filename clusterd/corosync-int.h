@@ -98,7 +98,14 @@ const struct cs_quorum *cs_quorum(struct cs *cs);
 /* A node's votes as votequorum reports them (0 if unknown). */
 uint32_t cs_node_votes(struct cs *cs, uint32_t nodeid);
 
-/* corosync's nodelist, sorted by node id. Caller frees *ret. */
+/* corosync's nodelist, sorted by node id, as read at connect and whenever
+ * corosync reports a change (a copy; caller frees *ret).
+ *
+ * Every corosync query is a blocking IPC round trip, and corosync does not
+ * answer while it forms a new membership, which may take seconds or, with
+ * a flapping network, longer. So queries are made only when corosync has
+ * just shown it is responsive (at connect, inside its own notifications),
+ * and everything else reads what they cached. */
 int cs_nodelist(struct cs *cs, struct cs_node **ret, size_t *ret_n);
 
 /* Translates a corosync result. */
