@@ -83,9 +83,8 @@ json_object *api_node_json(struct clusterd *c, const struct db_node *n) {
          * agree with what this node sees (they come from the leader). */
         if (c->live.known) {
                 bool online = live && live->online;
-                state = online                           ? NODE_STATE_ONLINE
-                        : n->state == NODE_STATE_JOINING ? NODE_STATE_JOINING
-                                                         : NODE_STATE_OFFLINE;
+                bool joined = n->state != NODE_STATE_JOINING || (live && live->seen_online);
+                state = online ? NODE_STATE_ONLINE : joined ? NODE_STATE_OFFLINE : NODE_STATE_JOINING;
                 if (state != n->state)
                         since = live ? live->online_since_usec : 0;
                 daemon = live && live->daemon;

@@ -209,6 +209,8 @@ static int node_state_event(struct apply *a, const struct db_node *old) {
                                  daemon_text);
         if (state_changed && op->state == NODE_STATE_ONLINE)
                 return add_event(a, "node.online", op->name, "Node '%s' is online (%s)", op->name, daemon_text);
+        if (state_changed && old->state == NODE_STATE_JOINING)
+                return add_event(a, "node.offline", op->name, "Node '%s' joined and is offline again", op->name);
         if (state_changed)
                 return add_event(a, "node.offline", op->name, "Node '%s' is offline", op->name);
         if (daemon_changed)
@@ -230,12 +232,13 @@ static int apply_node_state(struct apply *a) {
         if (r < 0)
                 return r;
 
-        /* Once a node has been seen online its join token is of no further use. */
+        /* Once a node has joined (it is no longer "joining"), its join token
+         * is of no further use. */
         sqlite3_stmt *st = db_stmt(a->db, "UPDATE nodes SET state = ?1, state_since_usec = ?2, daemon = ?3,"
                                           " daemon_since_usec = ?4,"
-                                          " join_token_id = CASE WHEN ?1 = 1 THEN NULL ELSE join_token_id END,"
-                                          " join_hash = CASE WHEN ?1 = 1 THEN NULL ELSE join_hash END,"
-                                          " join_expires_usec = CASE WHEN ?1 = 1 THEN NULL ELSE join_expires_usec END"
+                                          " join_token_id = CASE WHEN ?1 != 0 THEN NULL ELSE join_token_id END,"
+                                          " join_hash = CASE WHEN ?1 != 0 THEN NULL ELSE join_hash END,"
+                                          " join_expires_usec = CASE WHEN ?1 != 0 THEN NULL ELSE join_expires_usec END"
                                           " WHERE name = ?5");
         if (!st) {
                 db_node_done(&old);

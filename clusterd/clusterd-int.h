@@ -29,6 +29,7 @@ struct live_node {
         uint64_t online_since_usec; /* realtime, as first seen here */
         bool daemon;                /* its clusterd is in the CPG group */
         uint64_t daemon_since_usec;
+        bool seen_online; /* was online at some point while this daemon watched */
 };
 
 struct membership {

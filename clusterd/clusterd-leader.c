@@ -80,9 +80,10 @@ static void submit(struct clusterd *c, struct op *op, uint32_t nodeid) {
 static void record_node(struct clusterd *c, const struct db_node *n, uint64_t now) {
         const struct live_node *live = membership_find(&c->live, n->nodeid);
         bool online = live && live->online, daemon = live && live->daemon;
-        enum node_state want = online                           ? NODE_STATE_ONLINE
-                               : n->state == NODE_STATE_JOINING ? NODE_STATE_JOINING
-                                                                : NODE_STATE_OFFLINE;
+        /* A node that joined is never "joining" again, even if it went
+         * before its arrival could be recorded. */
+        bool joined = n->state != NODE_STATE_JOINING || (live && live->seen_online);
+        enum node_state want = online ? NODE_STATE_ONLINE : joined ? NODE_STATE_OFFLINE : NODE_STATE_JOINING;
 
         if ((want == n->state && daemon == n->daemon) || pending(c, n->nodeid))
                 return;

@@ -111,6 +111,7 @@ void membership_update(struct clusterd *c) {
                                           .daemon = repl_in_group(c->repl, ids[i]),
                                           .online_since_usec = now,
                                           .daemon_since_usec = now };
+                ln->seen_online = online || (old && old->seen_online);
                 if (old && old->online == ln->online)
                         ln->online_since_usec = old->online_since_usec;
                 if (old && old->daemon == ln->daemon)
