@@ -509,8 +509,8 @@ int repl_submit(struct repl *r, struct op *op, repl_done_fn done, void *userdata
                                        "this node has not received the cluster's state yet: nothing "
                                        "was written");
                 return err_set(e, -ENOLINK,
-                               "this node's partition is not quorate (%s, replicas hold %" PRIu32 " votes, %" PRIu32
-                               " needed): writes are refused",
+                               "this node's partition is not quorate (%s; its replicas hold %" PRIu32 " of the %" PRIu32
+                               " votes needed): writes are refused",
                                q->quorate ? "corosync: quorate" : "corosync: not quorate", repl_replica_votes(r),
                                q->quorum);
         }
