@@ -688,8 +688,20 @@ class Node:
             src = os.path.join(self.dir, d.lstrip("/"))
             lines.append("mkdir -p %s" % d)
             lines.append("mount --bind %s %s" % (shlex.quote(src), d))
+        # The binaries must stay visible in the node even when the build tree
+        # lies under a directory the node replaces with a tmpfs (a clone in
+        # /tmp, as CI may make): bind it aside first and back afterwards.
+        build = os.path.realpath(self.rig.builddir)
+        hidden = any(build == d or build.startswith(d + "/") for d, _ in VOLATILE_DIRS)
+        keep = os.path.join(self.dir, "build-view")
+        if hidden:
+            os.makedirs(keep, exist_ok=True)
+            lines.append("mount --bind %s %s" % (shlex.quote(build), shlex.quote(keep)))
         for d, mode in VOLATILE_DIRS:
             lines.append("mount -t tmpfs -o mode=%s,size=256m tmpfs-%s %s" % (mode, self.name, d))
+        if hidden:
+            lines.append("mkdir -p %s" % shlex.quote(build))
+            lines.append("mount --bind %s %s" % (shlex.quote(keep), shlex.quote(build)))
         lines.append("mkdir -p /run/lock")  # as after a boot; /run/clusterd is clusterd's job
         lines.append("echo ready")
         lines.append("exec sleep infinity </dev/null >/dev/null 2>&1")
