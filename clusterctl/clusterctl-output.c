@@ -141,7 +141,9 @@ void ctl_print_object_table(json_object *o, FILE *f) {
 }
 
 void ctl_print_json(json_object *o, FILE *f) {
-        fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE), f);
+        fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                        JSON_C_TO_STRING_NOSLASHESCAPE),
+              f);
         fputc('\n', f);
 }
 
