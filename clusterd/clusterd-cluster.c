@@ -12,7 +12,9 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -37,6 +39,29 @@ char *clusterd_state_path(struct clusterd *c, const char *name) {
 /* ------------------------------------------------------------------------ */
 /* Child processes                                                           */
 
+/* Reaps one command when it exits. Every child is reaped through its own
+ * pidfd by whoever started it (agents too, see exec-int.h), so nobody takes
+ * another's exit status. The pidfd is the entry's only state: nothing is
+ * left to free when the daemon stops first. */
+static int32_t command_exited(int32_t fd, int32_t revents, void *data) {
+        struct clusterd *c = data;
+        siginfo_t si = {};
+
+        if (waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG) == -1)
+                log_warning_errno(-errno, "Cannot reap a command: %m");
+        else if (si.si_pid == 0)
+                return 0;
+        else if (si.si_code == CLD_EXITED && si.si_status == 0)
+                log_info("Command (pid %d) finished", (int)si.si_pid);
+        else if (si.si_code == CLD_EXITED)
+                log_warning("Command (pid %d) failed with exit status %d", (int)si.si_pid, si.si_status);
+        else
+                log_warning("Command (pid %d) was killed by signal %d", (int)si.si_pid, si.si_status);
+        qb_loop_poll_del(c->loop, fd);
+        safe_close(fd);
+        return -1;
+}
+
 int clusterd_run_command(struct clusterd *c, const char *what, const char *command) {
         pid_t pid = fork();
         if (pid == -1)
@@ -52,6 +77,15 @@ int clusterd_run_command(struct clusterd *c, const char *what, const char *comma
                 sigprocmask(SIG_SETMASK, &all, NULL);
                 execl("/bin/sh", "sh", "-c", command, (char *)NULL);
                 _exit(127);
+        }
+        int pidfd = pidfd_open(pid, 0);
+        int r = pidfd < 0 ? -errno : qb_loop_poll_add(c->loop, QB_LOOP_LOW, pidfd, POLLIN, c, command_exited);
+        if (r < 0) {
+                /* Nothing could reap it later: take it back now. */
+                kill(pid, SIGKILL);
+                (void)waitpid(pid, NULL, 0);
+                safe_close(pidfd);
+                return log_err_errno(r, "Cannot watch %s '%s' (pid %d); killed it: %m", what, command, (int)pid);
         }
         log_info("Started %s: '%s' (pid %d)", what, command, (int)pid);
         return 0;
