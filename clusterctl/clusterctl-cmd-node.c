@@ -7,9 +7,12 @@
 enum {
         OPT_ID = CTL_OPT_COMMAND,
         OPT_JOIN_TOKEN_TTL,
+        OPT_FLAG,
+        OPT_REMOVE,
 };
 
-static const struct ctl_command cmd_list, cmd_show, cmd_add, cmd_join_token, cmd_remove;
+static const struct ctl_command cmd_list, cmd_show, cmd_add, cmd_join_token, cmd_remove, cmd_pause, cmd_resume,
+        cmd_fenced, cmd_fencing;
 
 int ctl_parse_node_spec(const char *spec, json_object **ret, struct err *e) {
         const char *eq = strchr(spec, '=');
@@ -267,8 +270,160 @@ static int join_token_run(struct ctl *ctl, int argc, char *argv[], struct err *e
 }
 
 /* ------------------------------------------------------------------------ */
+/* pause, resume, fenced, fencing                                            */
+/* ------------------------------------------------------------------------ */
+
+static int flag_option(struct ctl *ctl, int c, const char *arg, void *userdata, struct err *e) {
+        *(bool *)userdata = true;
+        return 0;
+}
+
+/* POST /v1/nodes/NAME/ACTION, with {"KEY": true} when the flag was given. */
+static int node_action(struct ctl *ctl, const struct ctl_command *cmd, const char *key, int argc, char *argv[],
+                       struct err *e) {
+        _cleanup_json_ json_object *body = NULL, *reply = NULL;
+        _cleanup_free_ char *path = NULL, *suffix = NULL;
+        bool flag = false;
+        int r, idx;
+
+        r = ctl_parse_options(ctl, cmd, argc, argv, flag_option, &flag, &idx, e);
+        if (r != 0)
+                return r;
+        if ((r = ctl_check_args(argc - idx, 1, 1, "NAME", argv + idx, e)) < 0)
+                return r;
+        if (flag && key) {
+                body = json_object_new_object();
+                json_add_bool(body, key, true);
+        }
+        suffix = xasprintf("/%s", cmd->name);
+        path = ctl_path("nodes/", argv[idx], suffix);
+        if ((r = ctl_call(ctl, "POST", path, body, &reply, e)) < 0)
+                return r;
+        if (ctl->output == CTL_OUTPUT_JSON)
+                ctl_print_json(reply, stdout);
+        else if (streq(cmd->name, "pause"))
+                printf("Node '%s' paused%s.\n", argv[idx],
+                       flag ? " and draining: its roles move to other nodes" : ": it takes no new roles");
+        else if (streq(cmd->name, "resume"))
+                printf("Node '%s' resumed%s.\n", argv[idx], flag ? "; roles that prefer it move back" : "");
+        else
+                printf("Node '%s' confirmed fenced: its roles may start elsewhere.\n", argv[idx]);
+        return 0;
+}
+
+static int pause_run(struct ctl *ctl, int argc, char *argv[], struct err *e) {
+        return node_action(ctl, &cmd_pause, "drain", argc, argv, e);
+}
+
+static int resume_run(struct ctl *ctl, int argc, char *argv[], struct err *e) {
+        return node_action(ctl, &cmd_resume, "failback", argc, argv, e);
+}
+
+static int fenced_run(struct ctl *ctl, int argc, char *argv[], struct err *e) {
+        return node_action(ctl, &cmd_fenced, NULL, argc, argv, e);
+}
+
+static int fencing_run(struct ctl *ctl, int argc, char *argv[], struct err *e) {
+        _cleanup_json_ json_object *body = NULL, *reply = NULL;
+        _cleanup_free_ char *path = NULL;
+        bool remove = false;
+        int r, idx;
+
+        r = ctl_parse_options(ctl, &cmd_fencing, argc, argv, flag_option, &remove, &idx, e);
+        if (r != 0)
+                return r;
+        if ((r = ctl_check_args(argc - idx, remove ? 1 : 2, remove ? 1 : 66, "NAME AGENT", argv + idx, e)) < 0)
+                return r;
+        path = ctl_path("nodes/", argv[idx], "/fencing");
+        if (remove)
+                r = ctl_call(ctl, "DELETE", path, NULL, &reply, e);
+        else {
+                json_object *params = json_object_new_object();
+                body = json_object_new_object();
+                json_add_string(body, "agent", argv[idx + 1]);
+                json_object_object_add(body, "params", params);
+                for (int i = idx + 2; i < argc; i++) {
+                        const char *eq = strchr(argv[i], '=');
+                        if (!eq || eq == argv[i])
+                                return ctl_usage(e, "invalid parameter '%s': expected KEY=VALUE", argv[i]);
+                        _cleanup_free_ char *k = xstrndup(argv[i], (size_t)(eq - argv[i]));
+                        json_add_string(params, k, eq + 1);
+                }
+                r = ctl_call(ctl, "PUT", path, body, &reply, e);
+        }
+        if (r < 0)
+                return r;
+        if (ctl->output == CTL_OUTPUT_JSON)
+                ctl_print_json(reply, stdout);
+        else if (remove)
+                printf("Node '%s' has no fence agent now.\n", argv[idx]);
+        else
+                printf("Node '%s' is fenced with '%s' when it is lost.\n", argv[idx], argv[idx + 1]);
+        return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* The commands                                                              */
 /* ------------------------------------------------------------------------ */
+
+static const struct option pause_options[] = { { "drain", no_argument, NULL, OPT_FLAG }, {} };
+static const struct option resume_options[] = { { "failback", no_argument, NULL, OPT_FLAG }, {} };
+static const struct option fencing_options[] = { { "remove", no_argument, NULL, OPT_REMOVE }, {} };
+
+static const struct ctl_command cmd_pause = {
+        .name = "pause",
+        .path = "node pause",
+        .args = "NAME",
+        .summary = "Pause a node: no new roles (--drain: move its roles away)",
+        .help = "Pauses a node: it takes no new roles. With --drain its roles move to other nodes\n"
+                "(stopped here, started there); follow them with 'clusterctl role list'.\n"
+                "\n"
+                "Options:\n"
+                "      --drain   Move the node's roles away\n",
+        .options = pause_options,
+        .run = pause_run,
+};
+
+static const struct ctl_command cmd_resume = {
+        .name = "resume",
+        .path = "node resume",
+        .args = "NAME",
+        .summary = "Resume a paused node (--failback: bring its roles back)",
+        .help = "Resumes a paused node. With --failback the roles that prefer it over where they\n"
+                "run now move back to it.\n"
+                "\n"
+                "Options:\n"
+                "      --failback   Move roles that prefer this node back\n",
+        .options = resume_options,
+        .run = resume_run,
+};
+
+static const struct ctl_command cmd_fenced = {
+        .name = "fenced",
+        .path = "node fenced",
+        .args = "NAME",
+        .summary = "Confirm that a lost node is off",
+        .help = "Tells the cluster that a node which left is really off (powered down by hand),\n"
+                "so that its roles may start elsewhere at once. Only for a node that has no\n"
+                "watchdog or fence agent, or whose fencing failed: a wrong confirmation can run\n"
+                "a role twice.\n",
+        .run = fenced_run,
+};
+
+static const struct ctl_command cmd_fencing = {
+        .name = "fencing",
+        .path = "node fencing",
+        .args = "NAME AGENT [KEY=VALUE...]",
+        .summary = "Set the fence agent that turns a lost node off",
+        .help = "Sets the fence agent (a fence_* program from fence-agents) the leader runs to\n"
+                "turn NAME off when it is lost, with its parameters (the agent's stdin protocol:\n"
+                "action=off and plug=NAME are added). --remove removes it.\n"
+                "\n"
+                "Example:\n"
+                "  clusterctl node fencing n2 fence_ipmilan ip=10.0.0.12 username=admin password=secret\n",
+        .options = fencing_options,
+        .run = fencing_run,
+};
 
 static const struct ctl_command cmd_list = {
         .name = "list",
@@ -348,6 +503,6 @@ const struct ctl_command ctl_cmd_node = {
         .summary = "Manage the cluster's nodes",
         .help = "Lists, shows, adds and removes the cluster's nodes.\n",
         .verbs = (const struct ctl_command *const[]){ &cmd_list, &cmd_show, &cmd_add, &cmd_join_token, &cmd_remove,
-                                                      NULL },
+                                                      &cmd_pause, &cmd_resume, &cmd_fenced, &cmd_fencing, NULL },
         .default_verb = "list",
 };

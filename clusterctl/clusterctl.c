@@ -59,8 +59,8 @@ static const struct ctl_command ctl_cmd_help;
 
 /* In the order "clusterctl --help" lists them. */
 static const struct ctl_command *const top_commands[] = {
-        &ctl_cmd_status, &ctl_cmd_cluster, &ctl_cmd_node,    &ctl_cmd_quorum, &ctl_cmd_settings,
-        &ctl_cmd_events, &ctl_cmd_token,   &ctl_cmd_version, &ctl_cmd_help,   NULL,
+        &ctl_cmd_status,   &ctl_cmd_cluster, &ctl_cmd_node,  &ctl_cmd_role,    &ctl_cmd_resource, &ctl_cmd_quorum,
+        &ctl_cmd_settings, &ctl_cmd_events,  &ctl_cmd_token, &ctl_cmd_version, &ctl_cmd_help,     NULL,
 };
 
 static const struct ctl_command ctl_cmd_main = {

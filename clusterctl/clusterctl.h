@@ -229,6 +229,8 @@ extern const struct ctl_command ctl_cmd_settings;
 extern const struct ctl_command ctl_cmd_events;
 extern const struct ctl_command ctl_cmd_token;
 extern const struct ctl_command ctl_cmd_version;
+extern const struct ctl_command ctl_cmd_role;
+extern const struct ctl_command ctl_cmd_resource;
 
 /* Prints the summary of a cluster object (GET /v1/cluster) and its nodes. */
 void ctl_print_cluster(json_object *cluster, FILE *f);

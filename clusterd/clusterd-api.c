@@ -42,18 +42,39 @@ static const struct route routes[] = {
         { "GET", "/v1/tokens", api_tokens_list, ROUTE_CLUSTER },
         { "POST", "/v1/tokens", api_token_create, ROUTE_CLUSTER },
         { "DELETE", "/v1/tokens/*", api_token_delete, ROUTE_CLUSTER },
+        { "POST", "/v1/nodes/*/*", api_node_action, ROUTE_CLUSTER },
+        { "PUT", "/v1/nodes/*/fencing", api_node_fencing_put, ROUTE_CLUSTER },
+        { "DELETE", "/v1/nodes/*/fencing", api_node_fencing_delete, ROUTE_CLUSTER },
+        { "GET", "/v1/roles", api_roles_list, ROUTE_CLUSTER },
+        { "POST", "/v1/roles", api_role_create, ROUTE_CLUSTER },
+        { "GET", "/v1/roles/*", api_role_get, ROUTE_CLUSTER },
+        { "PATCH", "/v1/roles/*", api_role_patch, ROUTE_CLUSTER },
+        { "DELETE", "/v1/roles/*", api_role_delete, ROUTE_CLUSTER },
+        { "GET", "/v1/roles/*/explain", api_role_explain, ROUTE_CLUSTER },
+        { "POST", "/v1/roles/*/resources", api_resource_add, ROUTE_CLUSTER },
+        { "PATCH", "/v1/roles/*/resources/*", api_resource_set, ROUTE_CLUSTER },
+        { "DELETE", "/v1/roles/*/resources/*", api_resource_remove, ROUTE_CLUSTER },
+        { "POST", "/v1/roles/*/*", api_role_action, ROUTE_CLUSTER },
 };
 
-/* Matches path against pattern; the segment matched by '*' goes to arg
- * (at most one '*' per pattern). */
+/* Matches path against pattern; the segments matched by '*' go to arg,
+ * joined by '/' when there are several ("role/resource"). Routes are tried
+ * in order, so a literal route must come before a '*' one it overlaps. */
 static bool match(const char *pattern, const char *path, char *arg, size_t arg_size) {
+        size_t used = 0;
+
+        arg[0] = '\0';
         while (*pattern && *path) {
                 if (*pattern == '*') {
                         size_t n = strcspn(path, "/");
-                        if (n == 0 || n >= arg_size)
+                        size_t sep = used > 0 ? 1 : 0;
+                        if (n == 0 || used + sep + n >= arg_size)
                                 return false;
-                        memcpy(arg, path, n);
-                        arg[n] = '\0';
+                        if (sep)
+                                arg[used++] = '/';
+                        memcpy(arg + used, path, n);
+                        used += n;
+                        arg[used] = '\0';
                         pattern++;
                         path += n;
                         continue;

@@ -9,22 +9,13 @@
  */
 #include <sqlite3.h>
 
-#include "clusterd/db-int.h"
+#include "clusterd/apply-int.h"
 #include "clusterd/settings-int.h"
 
 /* Events are pruned in steps so that the cost is not paid on every op. */
 #define PRUNE_EVERY 100
 
-struct apply {
-        struct db *db;
-        const struct op *op;
-        uint64_t version;
-        char origin[OP_NAME_MAX + 16]; /* origin node's name */
-        struct op_result *res;
-};
-
-static int refuse(struct apply *a, int r, const char *fmt, ...) _printf_(3, 4);
-static int refuse(struct apply *a, int r, const char *fmt, ...) {
+int apply_refuse(struct apply *a, int r, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(a->res->message, sizeof(a->res->message), fmt, ap);
@@ -33,8 +24,7 @@ static int refuse(struct apply *a, int r, const char *fmt, ...) {
         return 0; /* storage is fine: the op is applied as a no-op */
 }
 
-static int add_event(struct apply *a, const char *kind, const char *object, const char *fmt, ...) _printf_(4, 5);
-static int add_event(struct apply *a, const char *kind, const char *object, const char *fmt, ...) {
+int apply_add_event(struct apply *a, const char *kind, const char *object, const char *fmt, ...) {
         _cleanup_free_ char *msg = NULL;
         va_list ap;
         int r;
@@ -89,7 +79,7 @@ static int apply_setting_set(struct apply *a) {
 
         if (settings_lookup(op->key, &d, &e) < 0 ||
             setting_normalize(d, op->key, op->value ? op->value : "", &canonical, &e) < 0)
-                return refuse(a, e.code, "%s", e.msg);
+                return apply_refuse(a, e.code, "%s", e.msg);
 
         sqlite3_stmt *st = db_stmt(a->db, "INSERT OR REPLACE INTO settings (key, value, updated_usec, updated_by)"
                                           " VALUES (?, ?, ?, ?)");
@@ -102,7 +92,7 @@ static int apply_setting_set(struct apply *a) {
         int r = db_exec_stmt(a->db, st);
         if (r < 0)
                 return r;
-        return add_event(a, "setting.set", op->key, "Setting '%s' set to '%s'", op->key, canonical);
+        return apply_add_event(a, "setting.set", op->key, "Setting '%s' set to '%s'", op->key, canonical);
 }
 
 static int apply_setting_unset(struct apply *a) {
@@ -112,10 +102,10 @@ static int apply_setting_unset(struct apply *a) {
         int r;
 
         if (settings_lookup(op->key, &d, &e) < 0)
-                return refuse(a, e.code, "%s", e.msg);
+                return apply_refuse(a, e.code, "%s", e.msg);
         r = db_setting_get(a->db, op->key, NULL, NULL, NULL);
         if (r == -ENOENT && setting_is_user(d))
-                return refuse(a, -ENOENT, "setting '%s' is not set", op->key);
+                return apply_refuse(a, -ENOENT, "setting '%s' is not set", op->key);
         if (r < 0 && r != -ENOENT)
                 return r;
 
@@ -126,12 +116,12 @@ static int apply_setting_unset(struct apply *a) {
         if ((r = db_exec_stmt(a->db, st)) < 0)
                 return r;
         if (setting_is_user(d))
-                return add_event(a, "setting.unset", op->key, "Setting '%s' removed", op->key);
-        return add_event(a, "setting.unset", op->key, "Setting '%s' reset to its default '%s'", op->key,
-                         d->default_value);
+                return apply_add_event(a, "setting.unset", op->key, "Setting '%s' removed", op->key);
+        return apply_add_event(a, "setting.unset", op->key, "Setting '%s' reset to its default '%s'", op->key,
+                               d->default_value);
 }
 
-static int exists(struct apply *a, const char *sql, const char *text, int64_t number) {
+int apply_exists(struct apply *a, const char *sql, const char *text, int64_t number) {
         sqlite3_stmt *st = db_stmt(a->db, sql);
         if (!st)
                 return -EIO;
@@ -151,15 +141,16 @@ static int apply_node_add(struct apply *a) {
         int r;
 
         if (!name_is_valid(op->name))
-                return refuse(a, -EINVAL, "invalid node name '%s'", op->name);
+                return apply_refuse(a, -EINVAL, "invalid node name '%s'", op->name);
         if (op->nodeid == 0)
-                return refuse(a, -EINVAL, "node id 0 is reserved");
-        if ((r = exists(a, "SELECT 1 FROM nodes WHERE name = ?", op->name, 0)) != 0)
-                return r < 0 ? r : refuse(a, -EEXIST, "a node named '%s' already exists", op->name);
-        if ((r = exists(a, "SELECT 1 FROM nodes WHERE nodeid = ?", NULL, op->nodeid)) != 0)
-                return r < 0 ? r : refuse(a, -EEXIST, "node id %" PRIu32 " is already used", op->nodeid);
-        if ((r = exists(a, "SELECT 1 FROM nodes WHERE address = ?", op->address, 0)) != 0)
-                return r < 0 ? r : refuse(a, -EEXIST, "address '%s' is already used by another node", op->address);
+                return apply_refuse(a, -EINVAL, "node id 0 is reserved");
+        if ((r = apply_exists(a, "SELECT 1 FROM nodes WHERE name = ?", op->name, 0)) != 0)
+                return r < 0 ? r : apply_refuse(a, -EEXIST, "a node named '%s' already exists", op->name);
+        if ((r = apply_exists(a, "SELECT 1 FROM nodes WHERE nodeid = ?", NULL, op->nodeid)) != 0)
+                return r < 0 ? r : apply_refuse(a, -EEXIST, "node id %" PRIu32 " is already used", op->nodeid);
+        if ((r = apply_exists(a, "SELECT 1 FROM nodes WHERE address = ?", op->address, 0)) != 0)
+                return r < 0 ? r
+                             : apply_refuse(a, -EEXIST, "address '%s' is already used by another node", op->address);
 
         struct db_node n = {
                 .name = op->name,
@@ -176,18 +167,20 @@ static int apply_node_add(struct apply *a) {
         memcpy(n.join_hash, op->secret_hash, OP_HASH_SIZE);
         if ((r = db_insert_node(a->db, &n)) < 0)
                 return r;
-        return add_event(a, "node.added", op->name, "Node '%s' (id %" PRIu32 ", address %s) added", op->name,
-                         op->nodeid, op->address);
+        return apply_add_event(a, "node.added", op->name, "Node '%s' (id %" PRIu32 ", address %s) added", op->name,
+                               op->nodeid, op->address);
 }
 
 static int apply_node_remove(struct apply *a) {
         const struct op *op = a->op;
         int r;
 
-        if ((r = exists(a, "SELECT 1 FROM nodes WHERE name = ?", op->name, 0)) <= 0)
-                return r < 0 ? r : refuse(a, -ENOENT, "no node named '%s'", op->name);
-        if ((r = exists(a, "SELECT 1 FROM nodes WHERE name != ?", op->name, 0)) <= 0)
-                return r < 0 ? r : refuse(a, -EBUSY, "'%s' is the cluster's last node and cannot be removed", op->name);
+        if ((r = apply_exists(a, "SELECT 1 FROM nodes WHERE name = ?", op->name, 0)) <= 0)
+                return r < 0 ? r : apply_refuse(a, -ENOENT, "no node named '%s'", op->name);
+        if ((r = apply_exists(a, "SELECT 1 FROM nodes WHERE name != ?", op->name, 0)) <= 0)
+                return r < 0 ? r
+                             : apply_refuse(a, -EBUSY, "'%s' is the cluster's last node and cannot be removed",
+                                            op->name);
 
         sqlite3_stmt *st = db_stmt(a->db, "DELETE FROM nodes WHERE name = ?");
         if (!st)
@@ -195,7 +188,13 @@ static int apply_node_remove(struct apply *a) {
         sqlite3_bind_text(st, 1, op->name, -1, SQLITE_STATIC);
         if ((r = db_exec_stmt(a->db, st)) < 0)
                 return r;
-        return add_event(a, "node.removed", op->name, "Node '%s' removed from the cluster", op->name);
+        st = db_stmt(a->db, "DELETE FROM node_props WHERE name = ?");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_text(st, 1, op->name, -1, SQLITE_STATIC);
+        if ((r = db_exec_stmt(a->db, st)) < 0)
+                return r;
+        return apply_add_event(a, "node.removed", op->name, "Node '%s' removed from the cluster", op->name);
 }
 
 static int node_state_event(struct apply *a, const struct db_node *old) {
@@ -205,17 +204,17 @@ static int node_state_event(struct apply *a, const struct db_node *old) {
         const char *daemon_text = op->daemon ? "clusterd running" : "clusterd stopped";
 
         if (state_changed && op->state == NODE_STATE_ONLINE && old->state == NODE_STATE_JOINING)
-                return add_event(a, "node.joined", op->name, "Node '%s' joined the cluster (%s)", op->name,
-                                 daemon_text);
+                return apply_add_event(a, "node.joined", op->name, "Node '%s' joined the cluster (%s)", op->name,
+                                       daemon_text);
         if (state_changed && op->state == NODE_STATE_ONLINE)
-                return add_event(a, "node.online", op->name, "Node '%s' is online (%s)", op->name, daemon_text);
+                return apply_add_event(a, "node.online", op->name, "Node '%s' is online (%s)", op->name, daemon_text);
         if (state_changed && old->state == NODE_STATE_JOINING)
-                return add_event(a, "node.offline", op->name, "Node '%s' joined and is offline again", op->name);
+                return apply_add_event(a, "node.offline", op->name, "Node '%s' joined and is offline again", op->name);
         if (state_changed)
-                return add_event(a, "node.offline", op->name, "Node '%s' is offline", op->name);
+                return apply_add_event(a, "node.offline", op->name, "Node '%s' is offline", op->name);
         if (daemon_changed)
-                return add_event(a, op->daemon ? "node.clusterd-running" : "node.clusterd-stopped", op->name,
-                                 "Node '%s': %s", op->name, daemon_text);
+                return apply_add_event(a, op->daemon ? "node.clusterd-running" : "node.clusterd-stopped", op->name,
+                                       "Node '%s': %s", op->name, daemon_text);
         return 0;
 }
 
@@ -225,10 +224,10 @@ static int apply_node_state(struct apply *a) {
         int r;
 
         if (op->state > NODE_STATE_OFFLINE)
-                return refuse(a, -EINVAL, "invalid node state %u", op->state);
+                return apply_refuse(a, -EINVAL, "invalid node state %u", op->state);
         r = db_node_get(a->db, op->name, &old);
         if (r == -ENOENT)
-                return refuse(a, -ENOENT, "no node named '%s'", op->name);
+                return apply_refuse(a, -ENOENT, "no node named '%s'", op->name);
         if (r < 0)
                 return r;
 
@@ -260,8 +259,8 @@ static int apply_join_token(struct apply *a) {
         const struct op *op = a->op;
         int r;
 
-        if ((r = exists(a, "SELECT 1 FROM nodes WHERE name = ?", op->name, 0)) <= 0)
-                return r < 0 ? r : refuse(a, -ENOENT, "no node named '%s'", op->name);
+        if ((r = apply_exists(a, "SELECT 1 FROM nodes WHERE name = ?", op->name, 0)) <= 0)
+                return r < 0 ? r : apply_refuse(a, -ENOENT, "no node named '%s'", op->name);
         sqlite3_stmt *st = db_stmt(a->db, "UPDATE nodes SET join_token_id = ?, join_hash = ?, join_expires_usec = ?"
                                           " WHERE name = ?");
         if (!st)
@@ -272,7 +271,7 @@ static int apply_join_token(struct apply *a) {
         sqlite3_bind_text(st, 4, op->name, -1, SQLITE_STATIC);
         if ((r = db_exec_stmt(a->db, st)) < 0)
                 return r;
-        return add_event(a, "node.join-token", op->name, "New join token issued for node '%s'", op->name);
+        return apply_add_event(a, "node.join-token", op->name, "New join token issued for node '%s'", op->name);
 }
 
 static int apply_token_create(struct apply *a) {
@@ -280,9 +279,9 @@ static int apply_token_create(struct apply *a) {
         int r;
 
         if (!name_is_valid(op->name))
-                return refuse(a, -EINVAL, "invalid token name '%s'", op->name);
-        if ((r = exists(a, "SELECT 1 FROM api_tokens WHERE name = ?", op->name, 0)) != 0)
-                return r < 0 ? r : refuse(a, -EEXIST, "a token named '%s' already exists", op->name);
+                return apply_refuse(a, -EINVAL, "invalid token name '%s'", op->name);
+        if ((r = apply_exists(a, "SELECT 1 FROM api_tokens WHERE name = ?", op->name, 0)) != 0)
+                return r < 0 ? r : apply_refuse(a, -EEXIST, "a token named '%s' already exists", op->name);
         sqlite3_stmt *st = db_stmt(a->db, "INSERT INTO api_tokens (name, hash, created_usec, created_by)"
                                           " VALUES (?, ?, ?, ?)");
         if (!st)
@@ -293,26 +292,26 @@ static int apply_token_create(struct apply *a) {
         sqlite3_bind_text(st, 4, op->client ? op->client : "unknown", -1, SQLITE_STATIC);
         if ((r = db_exec_stmt(a->db, st)) < 0)
                 return r;
-        return add_event(a, "token.created", op->name, "API token '%s' created", op->name);
+        return apply_add_event(a, "token.created", op->name, "API token '%s' created", op->name);
 }
 
 static int apply_token_delete(struct apply *a) {
         const struct op *op = a->op;
         int r;
 
-        if ((r = exists(a, "SELECT 1 FROM api_tokens WHERE name = ?", op->name, 0)) <= 0)
-                return r < 0 ? r : refuse(a, -ENOENT, "no token named '%s'", op->name);
+        if ((r = apply_exists(a, "SELECT 1 FROM api_tokens WHERE name = ?", op->name, 0)) <= 0)
+                return r < 0 ? r : apply_refuse(a, -ENOENT, "no token named '%s'", op->name);
         sqlite3_stmt *st = db_stmt(a->db, "DELETE FROM api_tokens WHERE name = ?");
         if (!st)
                 return -EIO;
         sqlite3_bind_text(st, 1, op->name, -1, SQLITE_STATIC);
         if ((r = db_exec_stmt(a->db, st)) < 0)
                 return r;
-        return add_event(a, "token.deleted", op->name, "API token '%s' deleted", op->name);
+        return apply_add_event(a, "token.deleted", op->name, "API token '%s' deleted", op->name);
 }
 
 static int apply_event(struct apply *a) {
-        return add_event(a, a->op->event_kind, a->op->event_object, "%s", a->op->event_message);
+        return apply_add_event(a, a->op->event_kind, a->op->event_object, "%s", a->op->event_message);
 }
 
 static int record_refusal(struct apply *a, uint32_t origin_nodeid) {
@@ -399,8 +398,35 @@ int db_apply_op(struct db *db, uint32_t origin_nodeid, const struct op *op, cons
         case OP_EVENT:
                 r = apply_event(&a);
                 break;
+        case OP_ROLE_PUT:
+                r = apply_role_put(&a);
+                break;
+        case OP_ROLE_DELETE:
+                r = apply_role_delete(&a);
+                break;
+        case OP_ROLE_ADMIN:
+                r = apply_role_admin(&a);
+                break;
+        case OP_ROLE_PLACE:
+                r = apply_role_place(&a);
+                break;
+        case OP_ROLE_STATUS:
+                r = apply_role_status(&a);
+                break;
+        case OP_NODE_PROPS:
+                r = apply_node_props(&a);
+                break;
+        case OP_NODE_PAUSE:
+                r = apply_node_pause(&a);
+                break;
+        case OP_NODE_FENCED:
+                r = apply_node_fenced(&a);
+                break;
+        case OP_NODE_FENCE_SET:
+                r = apply_node_fence_set(&a);
+                break;
         default:
-                r = refuse(&a, -EINVAL, "unknown operation kind %d", (int)op->kind);
+                r = apply_refuse(&a, -EINVAL, "unknown operation kind %d", (int)op->kind);
                 break;
         }
         if (r < 0)

@@ -395,6 +395,8 @@ static int parse_listen(struct parser *p, const struct setting *s, const struct 
  * hints list them. Keys of one section must be next to each other. */
 static const struct setting settings[] = {
         { "node.name", parse_name, offsetof(struct config, node_name), 0, 0 },
+        { "node.memory", parse_size_setting, offsetof(struct config, node_memory), 0, UINT64_C(1) << 50 },
+        { "node.cpus", parse_unsigned, offsetof(struct config, node_cpus), 0, 65536 },
         { "state-dir", parse_path, offsetof(struct config, state_dir), 0, PATH_MAX - 1 },
         { "log.target", parse_log_target, offsetof(struct config, log.target), 0, 0 },
         { "log.file", parse_path, offsetof(struct config, log.file), 0, PATH_MAX - 1 },
@@ -413,6 +415,13 @@ static const struct setting settings[] = {
           USEC_PER_SEC, 10 * USEC_PER_MINUTE },
         { "database.max-pending-writes", parse_unsigned, offsetof(struct config, database.max_pending_writes), 1,
           100000 },
+        { "agents.ocf-root", parse_path, offsetof(struct config, agents.ocf_root), 0, PATH_MAX - 1 },
+        { "agents.directory", parse_path, offsetof(struct config, agents.directory), 0, PATH_MAX - 1 },
+        { "agents.fence-directory", parse_path, offsetof(struct config, agents.fence_directory), 0, PATH_MAX - 1 },
+        { "agents.max-running", parse_unsigned, offsetof(struct config, agents.max_running), 1, 1024 },
+        { "fencing.watchdog", parse_command, offsetof(struct config, fencing.watchdog), 0, PATH_MAX - 1 },
+        { "fencing.watchdog-timeout", parse_duration_setting, offsetof(struct config, fencing.watchdog_timeout_usec),
+          USEC_PER_SEC, 10 * USEC_PER_MINUTE },
         { "corosync.config", parse_path, offsetof(struct config, corosync.config), 0, PATH_MAX - 1 },
         { "corosync.authkey", parse_path, offsetof(struct config, corosync.authkey), 0, PATH_MAX - 1 },
         { "corosync.start-command", parse_command, offsetof(struct config, corosync.start_command), 0, COMMAND_MAX },
@@ -546,6 +555,12 @@ struct config *config_new_default(void) {
         c->database.write_timeout_usec = 10 * USEC_PER_SEC;
         c->database.member_timeout_usec = 5 * USEC_PER_SEC;
         c->database.max_pending_writes = 1024;
+        c->agents.ocf_root = xstrdup("/usr/lib/ocf");
+        c->agents.directory = xstrdup(CLUSTERD_AGENTS_DIR);
+        c->agents.fence_directory = xstrdup("/usr/sbin");
+        c->agents.max_running = 16;
+        c->fencing.watchdog = xstrdup("auto");
+        c->fencing.watchdog_timeout_usec = 10 * USEC_PER_SEC;
         c->corosync.config = xstrdup("/etc/corosync/corosync.conf");
         c->corosync.authkey = xstrdup("/etc/corosync/authkey");
         c->corosync.start_command = xstrdup("systemctl start corosync.service");
@@ -562,6 +577,10 @@ struct config *config_free(struct config *c) {
         free(c->log.file);
         free(c->api.socket);
         strv_free(c->api.listen);
+        free(c->agents.ocf_root);
+        free(c->agents.directory);
+        free(c->agents.fence_directory);
+        free(c->fencing.watchdog);
         free(c->corosync.config);
         free(c->corosync.authkey);
         free(c->corosync.start_command);
@@ -730,6 +749,11 @@ char *config_format(const struct config *c) {
         sb_printf(&b, "# clusterd configuration: every setting, defaults filled in.\n");
         sb_printf(&b, "node:\n");
         sb_setting(&b, "  ", "name", c->node_name);
+        if (c->node_memory)
+                sb_printf(&b, "  memory: %s\n", format_size(t1, sizeof(t1), c->node_memory));
+        else
+                sb_printf(&b, "  memory: 0  # the host's memory less 1 GiB\n");
+        sb_printf(&b, "  cpus: %u%s\n", c->node_cpus, c->node_cpus ? "" : "  # every online CPU");
         sb_setting(&b, "", "state-dir", c->state_dir);
 
         sb_printf(&b, "log:\n  target: %s\n", log_target_names[c->log.target]);
@@ -757,6 +781,16 @@ char *config_format(const struct config *c) {
         sb_printf(&b, "  member-timeout: %s\n", format_duration(t2, sizeof(t2), c->database.member_timeout_usec));
         sb_printf(&b, "  max-pending-writes: %u\n", c->database.max_pending_writes);
 
+        sb_printf(&b, "agents:\n");
+        sb_setting(&b, "  ", "ocf-root", c->agents.ocf_root);
+        sb_setting(&b, "  ", "directory", c->agents.directory);
+        sb_setting(&b, "  ", "fence-directory", c->agents.fence_directory);
+        sb_printf(&b, "  max-running: %u\n", c->agents.max_running);
+
+        sb_printf(&b, "fencing:\n");
+        sb_setting(&b, "  ", "watchdog", c->fencing.watchdog);
+        sb_printf(&b, "  watchdog-timeout: %s\n", format_duration(t1, sizeof(t1), c->fencing.watchdog_timeout_usec));
+
         sb_printf(&b, "corosync:\n");
         sb_setting(&b, "  ", "config", c->corosync.config);
         sb_setting(&b, "  ", "authkey", c->corosync.authkey);
@@ -782,5 +816,9 @@ char **config_restart_needed(const struct config *a, const struct config *b) {
                 strv_push(&l, "api.tls");
         if (a->database.synchronous != b->database.synchronous)
                 strv_push(&l, "database.synchronous");
+        if (!streq_ptr(a->fencing.watchdog, b->fencing.watchdog))
+                strv_push(&l, "fencing.watchdog");
+        if (a->agents.max_running != b->agents.max_running)
+                strv_push(&l, "agents.max-running");
         return l;
 }

@@ -41,6 +41,17 @@ static const char *const migrations[] = {
         "CREATE TABLE origins (nodeid INTEGER PRIMARY KEY, seq INTEGER NOT NULL);"
         "CREATE TABLE refusals (nodeid INTEGER NOT NULL, seq INTEGER NOT NULL, code INTEGER NOT NULL,"
         "  message TEXT NOT NULL, PRIMARY KEY (nodeid, seq));",
+        /* 1 -> 2: roles. owner is where the leader wants the role; active_node
+         * is where it may be running (set by the executors' reports, cleared
+         * by a stop report or by fencing), so that a role is started on its
+         * new owner only once it runs nowhere else. */
+        "CREATE TABLE roles (name TEXT PRIMARY KEY, definition TEXT NOT NULL, created_usec INTEGER NOT NULL,"
+        "  updated_usec INTEGER NOT NULL, updated_by TEXT NOT NULL, want_started INTEGER NOT NULL,"
+        "  move_to TEXT, owner TEXT, active_node TEXT, placed_usec INTEGER NOT NULL, reason TEXT NOT NULL,"
+        "  status TEXT NOT NULL, status_node TEXT, status_message TEXT NOT NULL, status_usec INTEGER NOT NULL,"
+        "  failures TEXT NOT NULL, failed INTEGER NOT NULL, avoid TEXT NOT NULL);"
+        "CREATE TABLE node_props (name TEXT PRIMARY KEY, memory_mib INTEGER NOT NULL, cpus INTEGER NOT NULL,"
+        "  watchdog_usec INTEGER NOT NULL, pause INTEGER NOT NULL, fence TEXT, updated_usec INTEGER NOT NULL);",
 };
 
 sqlite3 *db_sqlite(struct db *db) {

@@ -29,7 +29,8 @@ struct live_node {
         uint64_t online_since_usec; /* realtime, as first seen here */
         bool daemon;                /* its clusterd is in the CPG group */
         uint64_t daemon_since_usec;
-        bool seen_online; /* was online at some point while this daemon watched */
+        bool seen_online;           /* was online at some point while this daemon watched */
+        uint64_t offline_mono_usec; /* monotonic: when this daemon saw it leave, or first saw it absent */
 };
 
 struct membership {
@@ -70,6 +71,11 @@ struct clusterd {
         size_t n_leader_pending;
         bool quorum_event_pending;
 
+        /* Roles (clusterd-manager.c, clusterd-executor.c). */
+        struct exec *exec;         /* owned: runs agent actions */
+        struct manager *manager;   /* owned: the leader's placement and fencing */
+        struct executor *executor; /* owned: what this node runs */
+
         bool stopping;
 };
 
@@ -103,8 +109,8 @@ int clusterd_start_tcp(struct clusterd *c);
 /* Renders corosync.conf for the current database content. Caller frees. */
 int clusterd_render_corosync_conf(struct clusterd *c, char **ret, struct err *e);
 
-/* Runs a configured command with /bin/sh -c, without waiting; children are
- * reaped by the SIGCHLD handler. */
+/* Runs a configured command with /bin/sh -c, without waiting; each child is
+ * reaped through its pidfd on the main loop when it exits. */
 int clusterd_run_command(struct clusterd *c, const char *what, const char *command);
 
 /* The SANs this node's certificate must carry. Caller frees (strv). */
@@ -145,6 +151,37 @@ void membership_node_name(struct clusterd *c, uint32_t nodeid, char *buf, size_t
 void leader_poke(struct clusterd *c);
 void leader_done(struct clusterd *c);
 bool clusterd_is_leader(struct clusterd *c);
+
+/* ------------------------------------------------------------------------ */
+/* clusterd-manager.c: the leader's placement and fencing decisions.         */
+
+int manager_new(struct clusterd *c, struct manager **ret);
+struct manager *manager_free(struct manager *m);
+/* Looks again soon (next loop iteration) at placement and fencing. */
+void manager_poke(struct clusterd *c);
+/* Why role is where it is: one line per node (caller frees). -ENOENT. */
+int manager_explain(struct clusterd *c, const char *role, char **ret);
+/* Asks that the roles preferring node over their current owner move back
+ * to it (node resume --failback). */
+void manager_failback_node(struct clusterd *c, const char *node);
+struct db_role;
+/* A role's state for people: running, starting, stopping, stopped,
+ * pending, unplaced, failed, waiting-for-fencing, stop-failed. */
+const char *api_role_state(struct clusterd *c, const struct db_role *role);
+/* Whether node (by name) is in the membership with its clusterd running. */
+bool clusterd_node_up(struct clusterd *c, const char *name);
+
+/* ------------------------------------------------------------------------ */
+/* clusterd-executor.c: running this node's roles through their agents.      */
+
+int executor_new(struct clusterd *c, struct executor **ret);
+/* Leaves roles running (a restarted clusterd adopts them) and disarms the
+ * watchdog: a clean stop is not a crash. */
+struct executor *executor_free(struct executor *x);
+/* Converges what runs here to what the database says, soon. */
+void executor_poke(struct clusterd *c);
+/* Roles running here, as JSON for the node's status (caller owns). */
+json_object *executor_status_json(struct clusterd *c);
 
 /* ------------------------------------------------------------------------ */
 /* clusterd-api*.c: the REST API.                                            */
@@ -190,3 +227,21 @@ void api_events_list(struct clusterd *c, struct http_request *req, const char *a
 void api_tokens_list(struct clusterd *c, struct http_request *req, const char *arg);
 void api_token_create(struct clusterd *c, struct http_request *req, const char *arg);
 void api_token_delete(struct clusterd *c, struct http_request *req, const char *arg);
+
+/* clusterd-api-roles.c */
+struct db_role;
+/* A role as the API shows it; full adds failures and history. */
+json_object *api_role_json(struct clusterd *c, const struct db_role *role, bool full);
+void api_roles_list(struct clusterd *c, struct http_request *req, const char *arg);
+void api_role_create(struct clusterd *c, struct http_request *req, const char *arg);
+void api_role_get(struct clusterd *c, struct http_request *req, const char *arg);
+void api_role_patch(struct clusterd *c, struct http_request *req, const char *arg);
+void api_role_delete(struct clusterd *c, struct http_request *req, const char *arg);
+void api_role_action(struct clusterd *c, struct http_request *req, const char *arg);
+void api_role_explain(struct clusterd *c, struct http_request *req, const char *arg);
+void api_resource_add(struct clusterd *c, struct http_request *req, const char *arg);
+void api_resource_set(struct clusterd *c, struct http_request *req, const char *arg);
+void api_resource_remove(struct clusterd *c, struct http_request *req, const char *arg);
+void api_node_action(struct clusterd *c, struct http_request *req, const char *arg);
+void api_node_fencing_put(struct clusterd *c, struct http_request *req, const char *arg);
+void api_node_fencing_delete(struct clusterd *c, struct http_request *req, const char *arg);

@@ -9,9 +9,9 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include "clusterd/clusterd-int.h"
+#include "clusterd/exec-int.h"
 #include "clusterd/log.h"
 
 struct args {
@@ -256,8 +256,6 @@ static void reload(struct clusterd *c) {
 
 static int32_t signal_cb(int32_t sig, void *data) {
         struct clusterd *c = data;
-        int status;
-        pid_t pid;
 
         switch (sig) {
         case SIGTERM:
@@ -273,18 +271,6 @@ static int32_t signal_cb(int32_t sig, void *data) {
                 log_blackbox_dump(c->config->state_dir);
                 log_notice("Wrote the blackbox to '%s'", c->config->state_dir);
                 break;
-        case SIGCHLD:
-                while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-                        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                                log_info("Command (pid %d) finished", (int)pid);
-                        else if (WIFEXITED(status))
-                                log_warning("Command (pid %d) failed with exit status %d", (int)pid,
-                                            WEXITSTATUS(status));
-                        else
-                                log_warning("Command (pid %d) was killed by signal %d", (int)pid,
-                                            WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-                }
-                break;
         }
         return 0;
 }
@@ -296,7 +282,10 @@ static int start(struct clusterd *c) {
         _cleanup_free_ char *db_path = NULL;
         struct http_limits lim = limits_of(c->config);
         struct repl_config rc = repl_config_of(c->config);
-        static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD };
+        /* No SIGCHLD: whoever starts a child reaps it through a pidfd
+         * (clusterd_run_command, exec-int.h); a waitpid(-1) here would
+         * steal their exit statuses. */
+        static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
         struct err e = {};
         int r;
 
@@ -322,6 +311,11 @@ static int start(struct clusterd *c) {
                 return log_err_errno(r, "%s", e.msg);
         log_notice("Serving the REST API on the local socket '%s'", c->config->api.socket);
 
+        if ((r = exec_new(c->loop, c->config->agents.max_running, 4096, &c->exec)) < 0)
+                return log_err_errno(r, "Cannot set up the agent runner: %m");
+        if ((r = manager_new(c, &c->manager)) < 0 || (r = executor_new(c, &c->executor)) < 0)
+                return log_err_errno(r, "Cannot set up role management: %m");
+
         clusterd_load_node_name(c);
         if (clusterd_configured(c)) {
                 struct db_node self = {};
@@ -346,6 +340,10 @@ static void stop(struct clusterd *c) {
                 clusterd_disconnect(c);
         /* Pending writes are answered before the HTTP server goes. */
         c->repl = repl_free(c->repl);
+        /* Roles keep running: a restarted clusterd adopts them. */
+        c->executor = executor_free(c->executor);
+        c->manager = manager_free(c->manager);
+        c->exec = exec_free(c->exec);
         c->http = http_server_free(c->http);
         c->db = db_close(c->db);
         membership_done(&c->live);

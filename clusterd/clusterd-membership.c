@@ -112,6 +112,9 @@ void membership_update(struct clusterd *c) {
                                           .online_since_usec = now,
                                           .daemon_since_usec = now };
                 ln->seen_online = online || (old && old->seen_online);
+                ln->offline_mono_usec = online                ? 0
+                                        : old && !old->online ? old->offline_mono_usec
+                                                              : now_monotonic_usec();
                 if (old && old->online == ln->online)
                         ln->online_since_usec = old->online_since_usec;
                 if (old && old->daemon == ln->daemon)
@@ -126,4 +129,6 @@ void membership_update(struct clusterd *c) {
         m->nodes = next;
         m->n_nodes = n_ids;
         note_quorum(c, q, now);
+        manager_poke(c);
+        executor_poke(c);
 }

@@ -78,6 +78,48 @@ static const struct field fields_event[] = {
         STR("message", event_message, OP_TEXT_MAX),
 };
 
+static const struct field fields_role_put[] = {
+        STR("name", name, OP_NAME_MAX),
+        STR("doc", doc, OP_DOC_MAX),
+        U8("create", state),
+};
+static const struct field fields_role_delete[] = { STR("name", name, OP_NAME_MAX) };
+static const struct field fields_role_admin[] = {
+        STR("name", name, OP_NAME_MAX),
+        STR("action", key, OP_NAME_MAX),
+        OPT_STR("target", value, OP_NAME_MAX),
+};
+static const struct field fields_role_place[] = {
+        STR("name", name, OP_NAME_MAX),
+        OPT_STR("owner", value, OP_NAME_MAX),
+        STR("reason", event_message, OP_TEXT_MAX),
+};
+static const struct field fields_role_status[] = {
+        STR("name", name, OP_NAME_MAX),
+        STR("status", value, OP_NAME_MAX),
+        OPT_STR("message", event_message, OP_TEXT_MAX),
+        U8("failure", state),
+};
+static const struct field fields_node_props[] = {
+        STR("name", name, OP_NAME_MAX),
+        U64("memory_mib", memory_mib),
+        U32("cpus", cpus),
+        U64("watchdog_timeout", timeout_usec),
+};
+static const struct field fields_node_pause[] = {
+        STR("name", name, OP_NAME_MAX),
+        U8("pause", state),
+};
+static const struct field fields_node_fenced[] = {
+        STR("name", name, OP_NAME_MAX),
+        STR("method", value, OP_NAME_MAX),
+        OPT_STR("message", event_message, OP_TEXT_MAX),
+};
+static const struct field fields_node_fence_set[] = {
+        STR("name", name, OP_NAME_MAX),
+        OPT_STR("doc", doc, OP_DOC_MAX),
+};
+
 static const struct {
         const char *name;
         const struct field *fields;
@@ -93,6 +135,15 @@ static const struct {
         KIND(OP_TOKEN_CREATE, "token-create", fields_token_create),
         KIND(OP_TOKEN_DELETE, "token-delete", fields_token_delete),
         KIND(OP_EVENT, "event", fields_event),
+        KIND(OP_ROLE_PUT, "role-put", fields_role_put),
+        KIND(OP_ROLE_DELETE, "role-delete", fields_role_delete),
+        KIND(OP_ROLE_ADMIN, "role-admin", fields_role_admin),
+        KIND(OP_ROLE_PLACE, "role-place", fields_role_place),
+        KIND(OP_ROLE_STATUS, "role-status", fields_role_status),
+        KIND(OP_NODE_PROPS, "node-props", fields_node_props),
+        KIND(OP_NODE_PAUSE, "node-pause", fields_node_pause),
+        KIND(OP_NODE_FENCED, "node-fenced", fields_node_fenced),
+        KIND(OP_NODE_FENCE_SET, "node-fence-set", fields_node_fence_set),
 #undef KIND
 };
 

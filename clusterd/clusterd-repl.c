@@ -1110,6 +1110,16 @@ static unsigned changed_mask(enum op_kind k) {
         case OP_TOKEN_CREATE:
         case OP_TOKEN_DELETE:
                 return REPL_CHANGED_TOKENS;
+        case OP_ROLE_PUT:
+        case OP_ROLE_DELETE:
+        case OP_ROLE_ADMIN:
+        case OP_ROLE_PLACE:
+        case OP_ROLE_STATUS:
+        case OP_NODE_PROPS:
+        case OP_NODE_PAUSE:
+        case OP_NODE_FENCED:
+        case OP_NODE_FENCE_SET:
+                return REPL_CHANGED_ROLES;
         default:
                 return 0;
         }

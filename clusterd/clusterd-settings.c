@@ -28,6 +28,31 @@ static const struct setting_def registry[] = {
                 .description = "How many events the cluster keeps; older ones are pruned.",
         },
         {
+                .key = "fencing.watchdog-margin",
+                .type = SETTING_DURATION,
+                .default_value = "1s",
+                .min = 0,
+                .max = (int64_t)(10 * USEC_PER_MINUTE),
+                .description = "Added to a lost node's watchdog timeout before its roles start elsewhere: covers "
+                               "the difference between when it saw quorum go and when the others saw it leave.",
+        },
+        {
+                .key = "placement.memory-overcommit",
+                .type = SETTING_BOOLEAN,
+                .default_value = "false",
+                .min = 0,
+                .max = 0,
+                .description = "Allow placing more VM memory on a node than it has.",
+        },
+        {
+                .key = "placement.cpu-overcommit",
+                .type = SETTING_INTEGER,
+                .default_value = "4",
+                .min = 1,
+                .max = 64,
+                .description = "vCPUs a node may host per logical CPU.",
+        },
+        {
                 .key = "join.token-ttl",
                 .type = SETTING_DURATION,
                 .default_value = "1h",

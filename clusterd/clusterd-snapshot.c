@@ -23,7 +23,8 @@
 
 /* Every replicated table. The position row is local and travels in the
  * header instead. */
-static const char *const tables[] = { "meta", "nodes", "settings", "events", "api_tokens", "origins", "refusals" };
+static const char *const tables[] = { "meta",    "nodes",    "settings", "events",    "api_tokens",
+                                      "origins", "refusals", "roles",    "node_props" };
 
 enum {
         V_NULL = 0,

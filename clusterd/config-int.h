@@ -25,8 +25,10 @@ enum db_sync_mode {
 struct config {
         char *path; /* file it was read from; NULL for built-in defaults. Owned. */
 
-        char *node_name; /* node.name; NULL = corosync's name for this node. Owned. */
-        char *state_dir; /* state-dir: database and pki/ live here. Owned. */
+        char *node_name;      /* node.name; NULL = corosync's name for this node. Owned. */
+        uint64_t node_memory; /* node.memory: bytes roles may use; 0 = the host's memory less 1 GiB */
+        unsigned node_cpus;   /* node.cpus: CPUs for roles; 0 = every online CPU */
+        char *state_dir;      /* state-dir: database and pki/ live here. Owned. */
 
         struct {
                 enum log_target target;
@@ -49,6 +51,18 @@ struct config {
                 uint64_t member_timeout_usec; /* a member silent this long is no longer waited for */
                 unsigned max_pending_writes;  /* writes in flight from this node, 1..100000 */
         } database;
+
+        struct {
+                char *ocf_root;        /* OCF_ROOT for resource agents ("ocf:PROVIDER:TYPE"). Owned. */
+                char *directory;       /* where our own agents (vm, ipaddr, dummy) are. Owned. */
+                char *fence_directory; /* where fence agents (fence_*) are. Owned. */
+                unsigned max_running;  /* agent actions running at once, 1..1024 */
+        } agents;
+
+        struct {
+                char *watchdog;                 /* "auto", "none", a device path or "unix:PATH". Owned. */
+                uint64_t watchdog_timeout_usec; /* the reset deadline once petting stops */
+        } fencing;
 
         struct {
                 char *config;        /* corosync.conf path. Owned. */

@@ -16,7 +16,7 @@
 #include "clusterd/config-int.h"
 #include "clusterd/op-int.h"
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 /* How an applied operation ended: r == 0 done, r < 0 refused (the same on
  * every member), with a message for the client. */
@@ -161,6 +161,60 @@ void db_token_done(struct db_token *t);
 int db_token_get(struct db *db, const char *name, struct db_token *ret); /* -ENOENT */
 int db_tokens(struct db *db, struct db_token **ret, size_t *ret_n);
 void db_tokens_free(struct db_token *t, size_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Roles and what nodes say about themselves (clusterd-db-roles.c)         */
+
+#define ROLE_FAILURES_KEPT 32 /* failure times kept per role */
+
+struct db_role {
+        char *name;       /* owned */
+        char *definition; /* owned; canonical JSON (roles-int.h) */
+        uint64_t created_usec;
+        uint64_t updated_usec;
+        char *updated_by;  /* owned */
+        bool want_started; /* the operator's target state */
+        char *move_to;     /* owned; operator asked to move it there, NULL if not */
+        char *owner;       /* owned; where the leader placed it, NULL for nowhere */
+        char *active_node; /* owned; where it may be running, NULL when stopped everywhere */
+        uint64_t placed_usec;
+        char *reason;         /* owned; the last placement decision's reason */
+        char *status;         /* owned; stopped, starting, running, stopping, failed */
+        char *status_node;    /* owned; who reported it, NULL if nobody */
+        char *status_message; /* owned */
+        uint64_t status_usec;
+        uint64_t *failures; /* owned; realtime usec of recent failures, oldest first */
+        size_t n_failures;
+        bool failed;  /* over its failover threshold: stays stopped until cleared */
+        char **avoid; /* owned strv; nodes where it failed since the last clear */
+};
+void db_role_done(struct db_role *r);
+void db_roles_free(struct db_role *r, size_t n);
+int db_roles(struct db *db, struct db_role **ret, size_t *ret_n);      /* sorted by name */
+int db_role_get(struct db *db, const char *name, struct db_role *ret); /* -ENOENT */
+/* Writes every column of r (insert or replace). */
+int db_role_store(struct db *db, const struct db_role *r);
+
+enum db_pause {
+        DB_PAUSE_NONE = 0,
+        DB_PAUSE = 1,       /* takes no new roles */
+        DB_PAUSE_DRAIN = 2, /* and its roles move away */
+};
+
+struct db_node_props {
+        char *name; /* owned */
+        uint64_t memory_mib;
+        uint32_t cpus;
+        uint64_t watchdog_usec; /* its watchdog's timeout, 0 when it has none */
+        enum db_pause pause;
+        char *fence; /* owned; fence agent JSON {"agent", "params"}, NULL if none */
+        uint64_t updated_usec;
+};
+void db_node_props_done(struct db_node_props *p);
+void db_node_props_free(struct db_node_props *p, size_t n);
+int db_node_props_all(struct db *db, struct db_node_props **ret, size_t *ret_n);
+int db_node_props_get(struct db *db, const char *name, struct db_node_props *ret); /* -ENOENT */
+int db_node_props_store(struct db *db, const struct db_node_props *p);
 
 /* ------------------------------------------------------------------------ */
 /* For the database's own files (apply, snapshot) only                      */

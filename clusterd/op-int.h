@@ -24,13 +24,14 @@
 #define MSG_HEADER_SIZE 24
 
 /* Field limits, shared by encoder checks and decoder checks. */
-#define OP_NAME_MAX 63     /* node, token names */
-#define OP_KEY_MAX 128     /* setting keys */
-#define OP_VALUE_MAX 4096  /* setting values */
-#define OP_ADDRESS_MAX 255 /* node addresses */
-#define OP_CLIENT_MAX 128  /* "token:automation" */
-#define OP_TEXT_MAX 1024   /* event messages */
-#define OP_HASH_SIZE 32    /* sha256 of a secret */
+#define OP_NAME_MAX 63         /* node, token names */
+#define OP_KEY_MAX 128         /* setting keys */
+#define OP_VALUE_MAX 4096      /* setting values */
+#define OP_ADDRESS_MAX 255     /* node addresses */
+#define OP_CLIENT_MAX 128      /* "token:automation" */
+#define OP_TEXT_MAX 1024       /* event messages */
+#define OP_HASH_SIZE 32        /* sha256 of a secret */
+#define OP_DOC_MAX (64 * 1024) /* a role definition or fence configuration (JSON) */
 
 enum msg_type {
         MSG_STATE = 1,     /* a member's database state, sent after each group change */
@@ -80,6 +81,15 @@ enum op_kind {
         OP_TOKEN_CREATE = 7,
         OP_TOKEN_DELETE = 8,
         OP_EVENT = 9,
+        OP_ROLE_PUT = 10,       /* create (state 1) or replace (state 0) a role's definition */
+        OP_ROLE_DELETE = 11,    /* remove a stopped role */
+        OP_ROLE_ADMIN = 12,     /* operator: key start|stop|move|clear, value = target node for move */
+        OP_ROLE_PLACE = 13,     /* leader: value = new owner ("" for none), event_message = reason */
+        OP_ROLE_STATUS = 14,    /* a node's executor: value = status, event_message = detail, state 1 = a failure */
+        OP_NODE_PROPS = 15,     /* a node about itself: capacity and watchdog */
+        OP_NODE_PAUSE = 16,     /* state: 0 resume, 1 pause, 2 pause and drain */
+        OP_NODE_FENCED = 17,    /* leader: value = method, event_message = detail; releases the node's roles */
+        OP_NODE_FENCE_SET = 18, /* doc = {"agent": ..., "params": {...}} or "" to remove */
         _OP_KIND_MAX,
 };
 
@@ -117,7 +127,12 @@ struct op {
 
         char *event_kind;    /* EVENT */
         char *event_object;  /* EVENT */
-        char *event_message; /* EVENT */
+        char *event_message; /* EVENT, ROLE_PLACE, ROLE_STATUS, NODE_FENCED */
+
+        char *doc;             /* ROLE_PUT, NODE_FENCE_SET: canonical JSON */
+        uint64_t memory_mib;   /* NODE_PROPS: memory available to roles */
+        uint32_t cpus;         /* NODE_PROPS: logical CPUs */
+        uint64_t timeout_usec; /* NODE_PROPS: watchdog timeout, 0 = no watchdog */
 };
 
 void op_done(struct op *op);

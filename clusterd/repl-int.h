@@ -49,6 +49,7 @@ enum {
         REPL_CHANGED_NODES = 1 << 0,
         REPL_CHANGED_SETTINGS = 1 << 1,
         REPL_CHANGED_TOKENS = 1 << 2,
+        REPL_CHANGED_ROLES = 1 << 3, /* roles, node properties, fencing */
         REPL_CHANGED_ALL = 0xff,
 };
 

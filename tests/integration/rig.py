@@ -49,6 +49,9 @@ PREFIX = "cdr-"
 STATE_ROOT = "/var/tmp/clusterd-rig"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 API_PORT = 7440
+# The nodes' watchdog timeout: short, so that recovery by watchdog fencing
+# is quick in tests, and long enough for a restart of clusterd.
+WATCHDOG_TIMEOUT = "5s"
 
 # Directories of a node that survive a reboot: bound from <base_dir>/<node>/<path>.
 PERSISTED_DIRS = (
@@ -537,6 +540,43 @@ class Node:
     # ---- paths and logs ------------------------------------------------
 
     @property
+    def watchdog_socket(self):
+        """The socket of the node's watchdog process, which runs outside the
+        node (in the switch namespace), as a hardware watchdog is outside
+        the OS: stopping or killing the node's processes does not stop it,
+        and when clusterd stops petting it kills every process of the node."""
+        return os.path.join(self.dir, "watchdog.sock")
+
+    def start_watchdog(self):
+        """Starts the node's watchdog process unless it runs."""
+        if getattr(self, "_watchdog", None) is not None and self._watchdog.poll() is None:
+            return
+        binary = os.path.join(self.rig.builddir, "clusterd", "clusterd-watchdog")
+        if not os.access(binary, os.X_OK):
+            raise RigError("no clusterd-watchdog binary at %s (set CLUSTERD_BUILDDIR)" % binary)
+        os.makedirs(self.dir, exist_ok=True)
+        try:
+            os.unlink(self.watchdog_socket)
+        except FileNotFoundError:
+            pass
+        log = open(os.path.join(self.dir, "watchdog.log"), "ab")
+        self._watchdog = subprocess.Popen(
+            ["ip", "netns", "exec", self.rig.switch_ns, binary, "--socket", self.watchdog_socket,
+             "--action", "kill-netns", self.ns],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, close_fds=True)
+        log.close()
+        wait_until(lambda: os.path.exists(self.watchdog_socket), 10, 0.02,
+                   "the watchdog of %s to listen" % self.name)
+
+    def watchdog_fired(self):
+        """How many times the node's watchdog has reset it."""
+        try:
+            with open(os.path.join(self.dir, "watchdog.log"), errors="replace") as f:
+                return f.read().count("Deadline passed")
+        except OSError:
+            return 0
+
+    @property
     def log_dir(self):
         """clusterd's log directory on the host (also asan.* / ubsan.* reports)."""
         return self.host_path("/var/log/clusterd")
@@ -812,9 +852,11 @@ class Node:
         """The clusterd.yaml start_clusterd() writes, as a dict; extra is
         merged into it (a None value removes a key)."""
         base = {
-            "node": {"name": self.name},
+            "node": {"name": self.name, "memory": "4GiB", "cpus": 4},
             "log": {"target": "file", "file": "/var/log/clusterd/clusterd.log", "level": "debug"},
             "api": {"listen": ["%s:%d" % (self.address, API_PORT)]},
+            "agents": {"directory": os.path.join(self.rig.builddir, "agents")},
+            "fencing": {"watchdog": "unix:" + self.watchdog_socket, "watchdog-timeout": WATCHDOG_TIMEOUT},
             "corosync": {"start-command": "corosync", "stop-command": "corosync-cfgtool -H --force"},
         }
         return _merge(base, extra)
@@ -1135,6 +1177,7 @@ class Rig:
             sh(["ip", "link", "set", self.host_if, "up"])
         for n in self.nodes:
             n._start_holder()
+            n.start_watchdog()
         self._save_state()
 
     # ---- faults ------------------------------------------------------------

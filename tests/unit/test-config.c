@@ -289,22 +289,23 @@ static const struct {
           NAME ":3:3: unknown key 'lisen' in section 'api' (known: socket, listen, tls, max-body-size, "
                "max-clients, request-timeout)" },
         { "nodes:\n  name: n1\n",
-          NAME ":1:1: unknown key 'nodes' (known: node, state-dir, log, api, database, corosync)" },
+          NAME ":1:1: unknown key 'nodes' (known: node, state-dir, log, api, database, agents, fencing, corosync)" },
         { "log:\n  levle: info\n", NAME ":2:3: unknown key 'levle' in section 'log' (known: target, file, level)" },
-        { "node:\n  name: n1\n  id: 3\n", NAME ":3:3: unknown key 'id' in section 'node' (known: name)" },
+        { "node:\n  name: n1\n  id: 3\n", NAME ":3:3: unknown key 'id' in section 'node' (known: name, memory, cpus)" },
         { "database:\n  sync: full\n",
           NAME ":2:3: unknown key 'sync' in section 'database' (known: synchronous, write-timeout, "
                "member-timeout, max-pending-writes)" },
         { "corosync:\n  conf: /x\n",
           NAME ":2:3: unknown key 'conf' in section 'corosync' (known: config, authkey, start-command, "
                "stop-command)" },
-        { "\"\": 1\n", NAME ":1:1: unknown key '' (known: node, state-dir, log, api, database, corosync)" },
+        { "\"\": 1\n",
+          NAME ":1:1: unknown key '' (known: node, state-dir, log, api, database, agents, fencing, corosync)" },
 
         /* Wrong YAML types. */
         { "- api\n", NAME ":1:1: the configuration must be a mapping of settings (known: node, state-dir, "
-                          "log, api, database, corosync), got a sequence" },
+                          "log, api, database, agents, fencing, corosync), got a sequence" },
         { "just text\n", NAME ":1:1: the configuration must be a mapping of settings (known: node, "
-                              "state-dir, log, api, database, corosync), got 'just text'" },
+                              "state-dir, log, api, database, agents, fencing, corosync), got 'just text'" },
         { "api: 7440\n", NAME ":1:6: 'api' must be a section (a mapping of settings), got '7440'" },
         { "log:\n  - target\n", NAME ":2:3: 'log' must be a section (a mapping of settings), got a sequence" },
         { "api:\n  tls: {a: 1}\n",
@@ -511,7 +512,8 @@ static void test_yaml_limits(void **state) {
         /* 16 nested collections are fine (the schema would then refuse the
          * key); the 17th is refused while reading. */
         deep_ok = xasprintf("x: %.15s1%.15s\n", "[[[[[[[[[[[[[[[[", "]]]]]]]]]]]]]]]]");
-        check_error(deep_ok, NAME ":1:1: unknown key 'x' (known: node, state-dir, log, api, database, corosync)");
+        check_error(deep_ok, NAME
+                    ":1:1: unknown key 'x' (known: node, state-dir, log, api, database, agents, fencing, corosync)");
         deep = xasprintf("x: %.16s1%.16s\n", "[[[[[[[[[[[[[[[[", "]]]]]]]]]]]]]]]]");
         check_error(deep, NAME ":1:19: nesting deeper than 16 levels is not allowed");
 
@@ -526,7 +528,8 @@ static void test_yaml_limits(void **state) {
         many[o - 2] = ']'; /* drop the last item */
         many[o - 1] = '\n';
         many[o] = '\0';
-        check_error(many, NAME ":1:1: unknown key 'x' (known: node, state-dir, log, api, database, corosync)");
+        check_error(many, NAME
+                    ":1:1: unknown key 'x' (known: node, state-dir, log, api, database, agents, fencing, corosync)");
 }
 
 /* User text in messages is cut and escaped, whatever it holds. */
@@ -559,7 +562,7 @@ static void test_user_text_in_messages(void **state) {
                          "\\x01\\x01\\x01\\x01\\x01\\x01\\x01...')");
         check_error("\"\\e[31mred\\e[0m\": 1\n",
                     NAME ":1:1: unknown key '\\x1B[31mred\\x1B[0m' (known: node, state-dir, log, api, database, "
-                         "corosync)");
+                         "agents, fencing, corosync)");
         check_error("api:\n  \"a\\nb\": 1\n  \"a\\nb\": 2\n",
                     NAME ":3:3: duplicate key 'a\\x0Ab' (first at line 2, column 3)");
 }
@@ -642,33 +645,44 @@ static struct config *roundtrip(const struct config *c) {
 static void test_format_defaults(void **state) {
         _cleanup_(config_freep) struct config *c = config_new_default();
         _cleanup_free_ char *text = config_format(c);
-        _cleanup_free_ char *expected = xasprintf("# clusterd configuration: every setting, defaults filled in.\n"
-                                                  "node:\n"
-                                                  "  name: null\n"
-                                                  "state-dir: %s\n"
-                                                  "log:\n"
-                                                  "  target: syslog\n"
-                                                  "  # file: not set (needed when target is file)\n"
-                                                  "  level: info\n"
-                                                  "api:\n"
-                                                  "  socket: %s\n"
-                                                  "  listen:\n"
-                                                  "    - \"0.0.0.0:7440\"\n"
-                                                  "  tls: true\n"
-                                                  "  max-body-size: 1MiB\n"
-                                                  "  max-clients: 128\n"
-                                                  "  request-timeout: 30s\n"
-                                                  "database:\n"
-                                                  "  synchronous: full\n"
-                                                  "  write-timeout: 10s\n"
-                                                  "  member-timeout: 5s\n"
-                                                  "  max-pending-writes: 1024\n"
-                                                  "corosync:\n"
-                                                  "  config: /etc/corosync/corosync.conf\n"
-                                                  "  authkey: /etc/corosync/authkey\n"
-                                                  "  start-command: \"systemctl start corosync.service\"\n"
-                                                  "  stop-command: \"systemctl stop corosync.service\"\n",
-                                                  CLUSTERD_STATE_DIR, CLUSTERD_RUN_DIR "/clusterd.sock");
+        _cleanup_free_ char *expected =
+                xasprintf("# clusterd configuration: every setting, defaults filled in.\n"
+                          "node:\n"
+                          "  name: null\n"
+                          "  memory: 0  # the host's memory less 1 GiB\n"
+                          "  cpus: 0  # every online CPU\n"
+                          "state-dir: %s\n"
+                          "log:\n"
+                          "  target: syslog\n"
+                          "  # file: not set (needed when target is file)\n"
+                          "  level: info\n"
+                          "api:\n"
+                          "  socket: %s\n"
+                          "  listen:\n"
+                          "    - \"0.0.0.0:7440\"\n"
+                          "  tls: true\n"
+                          "  max-body-size: 1MiB\n"
+                          "  max-clients: 128\n"
+                          "  request-timeout: 30s\n"
+                          "database:\n"
+                          "  synchronous: full\n"
+                          "  write-timeout: 10s\n"
+                          "  member-timeout: 5s\n"
+                          "  max-pending-writes: 1024\n"
+                          "agents:\n"
+                          "  ocf-root: /usr/lib/ocf\n"
+                          "  directory: %s\n"
+                          "  fence-directory: /usr/sbin\n"
+                          "  max-running: 16\n"
+                          "fencing:\n"
+                          "  watchdog: auto\n"
+                          "  watchdog-timeout: 10s\n"
+                          "corosync:\n"
+                          "  config: /etc/corosync/corosync.conf\n"
+                          "  authkey: /etc/corosync/authkey\n"
+                          "  start-command: \"systemctl start corosync.service\"\n"
+                          "  stop-command: \"systemctl stop corosync.service\"\n",
+                          CLUSTERD_STATE_DIR, CLUSTERD_RUN_DIR "/clusterd.sock", CLUSTERD_AGENTS_DIR);
 
         assert_string_equal(text, expected);
         config_free(roundtrip(c));

@@ -325,7 +325,7 @@ static void test_open_refuses_newer_schema(void **state) {
         db = NULL;
         assert_int_equal(db_open(path, DB_SYNC_FULL, &db, &e), -EPROTONOSUPPORT);
         assert_null(db);
-        assert_non_null(strstr(e.msg, "database schema version 99 is newer than this clusterd understands (1)"));
+        assert_non_null(strstr(e.msg, "database schema version 99 is newer than this clusterd understands (2)"));
         assert_non_null(strstr(e.msg, path));
 }
 
@@ -1031,7 +1031,7 @@ struct snap_table {
 };
 
 #define SNAP_HEADER 36
-#define SNAP_TABLES 7
+#define SNAP_TABLES 9
 
 static uint64_t le(const uint8_t *p, size_t n) {
         uint64_t v = 0;
@@ -1158,16 +1158,16 @@ static void test_snapshot_structure_damage(void **state) {
         RESET();
         put_le_at(d + 4, DB_SCHEMA_VERSION + 1, 4);
         assert_install_refused(f.dst, d, f.good_size, f.before, f.before_size,
-                               "snapshot has schema version 2, this node has 1");
+                               "snapshot has schema version 3, this node has 2");
         put_le_at(d + 4, 0, 4);
         assert_install_refused(f.dst, d, f.good_size, f.before, f.before_size, "schema version 0");
 
         /* Table count */
         RESET();
         put_le_at(d + 32, SNAP_TABLES - 1, 4);
-        assert_install_refused(f.dst, d, f.good_size, f.before, f.before_size, "snapshot has 6 tables, expected 7");
+        assert_install_refused(f.dst, d, f.good_size, f.before, f.before_size, "snapshot has 8 tables, expected 9");
         put_le_at(d + 32, SNAP_TABLES + 1, 4);
-        assert_install_refused(f.dst, d, f.good_size, f.before, f.before_size, "snapshot has 8 tables, expected 7");
+        assert_install_refused(f.dst, d, f.good_size, f.before, f.before_size, "snapshot has 10 tables, expected 9");
 
         /* Column counts, one more or one less, in every table */
         for (size_t i = 0; i < SNAP_TABLES; i++) {

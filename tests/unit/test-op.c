@@ -78,6 +78,48 @@ static const struct wire_kind wire[] = {
             { "object", W_STR, OP_KEY_MAX, false },
             { "message", W_STR, OP_TEXT_MAX, true } },
           3 },
+        { OP_ROLE_PUT,
+          "role-put",
+          { { "name", W_STR, OP_NAME_MAX, true }, { "doc", W_STR, OP_DOC_MAX, true }, { "create", W_U8, 0, false } },
+          3 },
+        { OP_ROLE_DELETE, "role-delete", { { "name", W_STR, OP_NAME_MAX, true } }, 1 },
+        { OP_ROLE_ADMIN,
+          "role-admin",
+          { { "name", W_STR, OP_NAME_MAX, true },
+            { "action", W_STR, OP_NAME_MAX, true },
+            { "target", W_STR, OP_NAME_MAX, false } },
+          3 },
+        { OP_ROLE_PLACE,
+          "role-place",
+          { { "name", W_STR, OP_NAME_MAX, true },
+            { "owner", W_STR, OP_NAME_MAX, false },
+            { "reason", W_STR, OP_TEXT_MAX, true } },
+          3 },
+        { OP_ROLE_STATUS,
+          "role-status",
+          { { "name", W_STR, OP_NAME_MAX, true },
+            { "status", W_STR, OP_NAME_MAX, true },
+            { "message", W_STR, OP_TEXT_MAX, false },
+            { "failure", W_U8, 0, false } },
+          4 },
+        { OP_NODE_PROPS,
+          "node-props",
+          { { "name", W_STR, OP_NAME_MAX, true },
+            { "memory_mib", W_U64, 0, false },
+            { "cpus", W_U32, 0, false },
+            { "watchdog_timeout", W_U64, 0, false } },
+          4 },
+        { OP_NODE_PAUSE, "node-pause", { { "name", W_STR, OP_NAME_MAX, true }, { "pause", W_U8, 0, false } }, 2 },
+        { OP_NODE_FENCED,
+          "node-fenced",
+          { { "name", W_STR, OP_NAME_MAX, true },
+            { "method", W_STR, OP_NAME_MAX, true },
+            { "message", W_STR, OP_TEXT_MAX, false } },
+          3 },
+        { OP_NODE_FENCE_SET,
+          "node-fence-set",
+          { { "name", W_STR, OP_NAME_MAX, true }, { "doc", W_STR, OP_DOC_MAX, false } },
+          2 },
 };
 
 /* Where a wire field lives in struct op. */
@@ -110,8 +152,22 @@ static void *op_field(struct op *op, const char *name) {
                 return &op->event_kind;
         if (streq(name, "object"))
                 return &op->event_object;
-        if (streq(name, "message"))
+        if (streq(name, "message") || streq(name, "reason"))
                 return &op->event_message;
+        if (streq(name, "doc"))
+                return &op->doc;
+        if (streq(name, "create") || streq(name, "failure") || streq(name, "pause"))
+                return &op->state;
+        if (streq(name, "action"))
+                return &op->key;
+        if (streq(name, "target") || streq(name, "owner") || streq(name, "status") || streq(name, "method"))
+                return &op->value;
+        if (streq(name, "memory_mib"))
+                return &op->memory_mib;
+        if (streq(name, "cpus"))
+                return &op->cpus;
+        if (streq(name, "watchdog_timeout"))
+                return &op->timeout_usec;
         fail_msg("no such field %s", name);
         return NULL;
 }

@@ -126,6 +126,7 @@ static void test_lookup_unknown_lists_known(void **state) {
         assert_null(d);
         assert_int_equal(e.code, -ENOENT);
         assert_string_equal(e.msg, "unknown setting 'events.max' (known: cluster.description, events.max-entries, "
+                                   "fencing.watchdog-margin, placement.memory-overcommit, placement.cpu-overcommit, "
                                    "join.token-ttl, or 'user.NAME' for your own)");
 
         /* Every registered key is in the list. */
