@@ -44,7 +44,9 @@ const struct vm_param vm_params[] = {
           "position, so it is the same on every node. Example: bridge=br0,mac=52:54:00:12:34:56,bridge=br1" },
         { "kernel", false, NULL, "Kernel for direct boot", "Absolute path of a kernel to boot directly." },
         { "initrd", false, NULL, "Initrd for direct boot", "Absolute path of an initrd (needs kernel)." },
-        { "append", false, NULL, "Kernel command line", "Kernel command line (needs kernel), at most 4096 bytes." },
+        { "append", false, NULL, "Kernel command line",
+          "Kernel command line (needs kernel), at most 4096 bytes; %{node} becomes the name of the node that starts "
+          "it." },
         { "serial", false, NULL, "Serial output file",
           "Absolute path of a file that receives the first serial port's output." },
         { "run_dir", false, CLUSTERD_RUN_DIR "/vm", "Runtime directory",
@@ -76,6 +78,36 @@ static void vm_config_donep(struct vm_config *c) {
 }
 
 /* The value of OCF_RESKEY_<key> in env; an empty value counts as unset. */
+/* "%{node}" in the kernel command line becomes the name of the node that
+ * starts the VM (CLUSTERD_NODE, which clusterd sets; else the host name),
+ * so that a guest can tell where it runs. */
+static char *expand_node(char *const *env, const char *v) {
+        const char *node = NULL, *at;
+        char host[256] = "";
+        size_t size = 0;
+        char *out = NULL;
+        FILE *f;
+
+        for (char *const *p = env; p && *p && !node; p++)
+                node = startswith(*p, "CLUSTERD_NODE=");
+        if (!node || !*node) {
+                if (gethostname(host, sizeof(host) - 1) < 0)
+                        snprintf(host, sizeof(host), "unknown");
+                node = host;
+        }
+        f = open_memstream(&out, &size);
+        if (!f)
+                return xstrdup(v);
+        while ((at = strstr(v, "%{node}"))) {
+                fwrite(v, 1, (size_t)(at - v), f);
+                fputs(node, f);
+                v = at + strlen("%{node}");
+        }
+        fputs(v, f);
+        fclose(f);
+        return out;
+}
+
 static const char *env_get(char *const *env, const char *key) {
         size_t n = strlen(key);
 
@@ -425,7 +457,7 @@ int vm_config_parse(char *const *env, struct vm_config *ret, struct err *e) {
                 for (size_t i = 0; i < n; i++)
                         if (iscntrl((unsigned char)v[i]))
                                 return err_set(e, -EINVAL, "parameter 'append': contains a control character");
-                c.append = xstrdup(v);
+                c.append = expand_node(env, v);
         }
         if ((c.initrd || c.append) && !c.kernel)
                 return err_set(e, -EINVAL, "parameter '%s' needs parameter 'kernel'", c.initrd ? "initrd" : "append");
