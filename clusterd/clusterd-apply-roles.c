@@ -233,6 +233,17 @@ int apply_role_status(struct apply *a) {
 
         bool runs = streq(op->value, "starting") || streq(op->value, "running") || streq(op->value, "stopping") ||
                     streq(op->value, "stop-failed");
+        /* "starting" is a request to run it here: only the owner may, and
+         * only while it is active nowhere else. The reporter starts only
+         * once this is committed, so a refusal keeps it from starting. */
+        if (streq(op->value, "starting") &&
+            (!streq_ptr(role.owner, node) || (role.active_node && !streq(role.active_node, node)))) {
+                r = apply_refuse(a, -EBUSY, "role '%s' may not start on node '%s' (owner %s, active on %s)", op->name,
+                                 node, role.owner ? role.owner : "none",
+                                 role.active_node ? role.active_node : "no node");
+                db_role_done(&role);
+                return r;
+        }
         if (runs && role.active_node && !streq(role.active_node, node)) {
                 /* Another node holds it: this copy must go (its executor
                  * stops it, since it is not the owner). */
@@ -254,9 +265,20 @@ int apply_role_status(struct apply *a) {
         role.status_usec = op->time_usec;
         if (op->state)
                 record_failure(a, &role);
+        /* A failure on its owner places it anew: elsewhere, the nodes it
+         * failed on last. */
+        if (streq(op->value, "failed") && streq_ptr(role.owner, node))
+                set_str(&role.owner, NULL);
         r = db_role_store(a->db, &role);
-        if (r >= 0 && (streq(op->value, "running") || streq(op->value, "stopped") || streq(op->value, "failed") ||
-                       streq(op->value, "stop-failed") || op->state)) {
+        /* One event per operation (events are numbered by version). */
+        if (r >= 0 && role.failed && !was_failed)
+                r = apply_add_event(a, "role.failed", op->name,
+                                    "Role '%s' failed on node '%s'%s%s; it failed %zu times within its failover "
+                                    "period and stays stopped until cleared ('clusterctl role clear %s')",
+                                    op->name, node, op->event_message ? ": " : "", strempty(op->event_message),
+                                    role.n_failures, op->name);
+        else if (r >= 0 && (streq(op->value, "running") || streq(op->value, "stopped") || streq(op->value, "failed") ||
+                            streq(op->value, "stop-failed") || op->state)) {
                 if (op->event_message && op->event_message[0])
                         r = apply_add_event(a, "role.status", op->name, "Role '%s' is %s on node '%s': %s", op->name,
                                             op->value, node, op->event_message);
@@ -264,11 +286,6 @@ int apply_role_status(struct apply *a) {
                         r = apply_add_event(a, "role.status", op->name, "Role '%s' is %s on node '%s'", op->name,
                                             op->value, node);
         }
-        if (r >= 0 && role.failed && !was_failed)
-                r = apply_add_event(a, "role.failed", op->name,
-                                    "Role '%s' failed %zu times within its failover period; it stays stopped until "
-                                    "cleared ('clusterctl role clear %s')",
-                                    op->name, role.n_failures, op->name);
         db_role_done(&role);
         return r;
 }
@@ -378,6 +395,8 @@ static int check_fence_doc(const char *doc, char **ret, struct err *e) {
             (r = json_get_string(o, "agent", true, &agent, e)) < 0 ||
             (r = json_get_object(o, "params", false, &params, e)) < 0)
                 return r;
+        if (params && json_object_object_get_ex(params, "action", NULL))
+                return err_set(e, -EINVAL, "params.action: set by clusterd (off), not a parameter");
         const char *rest = startswith(agent, "fence_");
         if (!rest || !rest[0] || strlen(agent) > FENCE_AGENT_MAX ||
             strspn(rest, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(rest))

@@ -177,6 +177,12 @@ static int apply_node_remove(struct apply *a) {
 
         if ((r = apply_exists(a, "SELECT 1 FROM nodes WHERE name = ?", op->name, 0)) <= 0)
                 return r < 0 ? r : apply_refuse(a, -ENOENT, "no node named '%s'", op->name);
+        if ((r = apply_exists(a, "SELECT 1 FROM roles WHERE active_node = ?", op->name, 0)) != 0)
+                return r < 0 ? r
+                             : apply_refuse(a, -EBUSY,
+                                            "roles are active on node '%s'; move them away first ('clusterctl node "
+                                            "pause %s --drain')",
+                                            op->name, op->name);
         if ((r = apply_exists(a, "SELECT 1 FROM nodes WHERE name != ?", op->name, 0)) <= 0)
                 return r < 0 ? r
                              : apply_refuse(a, -EBUSY, "'%s' is the cluster's last node and cannot be removed",

@@ -818,6 +818,9 @@ char **config_restart_needed(const struct config *a, const struct config *b) {
                 strv_push(&l, "database.synchronous");
         if (!streq_ptr(a->fencing.watchdog, b->fencing.watchdog))
                 strv_push(&l, "fencing.watchdog");
+        /* The armed watchdog and what the others wait for must agree. */
+        if (a->fencing.watchdog_timeout_usec != b->fencing.watchdog_timeout_usec)
+                strv_push(&l, "fencing.watchdog-timeout");
         if (a->agents.max_running != b->agents.max_running)
                 strv_push(&l, "agents.max-running");
         return l;

@@ -32,6 +32,9 @@
 #define RESTART_DELAY_USEC (200 * USEC_PER_MSEC)
 #define MEMORY_RESERVE_MIB 1024
 #define ENV_MAX 96
+/* Where OCF agents keep their state files (resource-agents' default);
+ * created at start, since it lives on a tmpfs. */
+#define RSCTMP_DIR "/run/resource-agents"
 
 enum ex_state {
         EX_UNKNOWN, /* not looked at yet since clusterd started */
@@ -222,11 +225,11 @@ static int run_action(struct ex_role *r, const char *action) {
         else
                 env_add(env, &n, xstrdup("OCF_RESOURCE_PROVIDER=clusterd"));
         env_add(env, &n, xasprintf("OCF_RESKEY_CRM_meta_timeout=%" PRIu64, timeout / USEC_PER_MSEC));
-        if (streq(action, "monitor"))
+        if (streq(action, "monitor") && r->state == EX_RUNNING)
                 env_add(env, &n,
                         xasprintf("OCF_RESKEY_CRM_meta_interval=%" PRIu64,
                                   r->def.monitor_interval_usec / USEC_PER_MSEC));
-        env_add(env, &n, xstrdup("HA_RSCTMP=/run/resource-agents"));
+        env_add(env, &n, xstrdup("HA_RSCTMP=" RSCTMP_DIR));
         env_add(env, &n, xasprintf("CLUSTERD_NODE=%s", self(r->x)));
         for (size_t i = 0; i < res->n_params; i++)
                 env_add(env, &n, xasprintf("OCF_RESKEY_%s=%s", res->params[i].name, res->params[i].value));
@@ -346,6 +349,10 @@ static void action_done(uint64_t id, const struct exec_result *res, void *userda
                 monitor_next(r);
                 break;
         case EX_STOPPING:
+                /* An agent that is not there (or says it is not installed)
+                 * cannot have started anything here. */
+                if (res->error == -ENOENT || res->exit_status == OCF_ERR_INSTALLED)
+                        cls = EXEC_CLASS_NOT_RUNNING;
                 if (cls != EXEC_CLASS_SUCCESS && cls != EXEC_CLASS_NOT_RUNNING) {
                         if (++r->stop_attempts >= STOP_RETRIES) {
                                 set_failure(r, "stop of resource '%s' failed %u times: %s", rs->name, r->stop_attempts,
@@ -410,6 +417,10 @@ static void report_done(void *userdata, int r, const struct op_result *res, cons
                                  r < 0 ? message : res->message);
                         free(role->reported);
                         role->reported = NULL;
+                        /* Not allowed to start (another node holds it, or it
+                         * was placed elsewhere meanwhile): do not. */
+                        if (role->state == EX_ANNOUNCING)
+                                role->state = EX_STOPPED;
                 } else if (role->state == EX_ANNOUNCING && streq(p->status, "starting"))
                         ex_transition(role, EV_ANNOUNCED);
         }
@@ -616,6 +627,17 @@ static void converge_role(struct executor *x, struct ex_role *r, const struct db
         bool want = dr && !lost && writable && dr->want_started && !dr->failed && streq_ptr(dr->owner, me) &&
                     (!dr->active_node || here);
 
+        /* Losing quorum stops everything at once, whatever is in flight:
+         * a report waiting to be committed never will be, and the
+         * watchdog deadline is running. */
+        if (lost && (r->state == EX_RUNNING || r->state == EX_STARTING || r->state == EX_ANNOUNCING)) {
+                log_warning("Role '%s': quorum lost, stopping it", r->name);
+                if (r->state == EX_ANNOUNCING)
+                        r->state = EX_STOPPED;
+                else
+                        ex_transition(r, EV_STOP);
+                return;
+        }
         if (r->busy || r->report_busy)
                 return;
         /* A running role keeps its definition until it is restarted: an
@@ -668,9 +690,7 @@ static void converge_role(struct executor *x, struct ex_role *r, const struct db
                         (void)report(r, "stopped", NULL, false);
                 break;
         case EX_RUNNING:
-                if (lost || !dr || (writable && !want)) {
-                        if (lost)
-                                log_warning("Role '%s': quorum lost, stopping it", r->name);
+                if (!dr || (writable && !want)) {
                         ex_transition(r, EV_STOP);
                         break;
                 }
@@ -735,6 +755,8 @@ static void pet_fired(void *data) {
         struct executor *x = data;
         x->pet_armed = false;
         watchdog_update(x);
+        /* Also retries what could not be reported while nothing changed. */
+        executor_poke(x->c);
         uint64_t every = MAX(x->c->config->fencing.watchdog_timeout_usec / 4, 100 * USEC_PER_MSEC);
         if (qb_loop_timer_add(x->c->loop, QB_LOOP_HIGH, every * NSEC_PER_USEC, x, pet_fired, &x->pet_timer) == 0)
                 x->pet_armed = true;
@@ -876,6 +898,8 @@ int executor_new(struct clusterd *c, struct executor **ret) {
 
         x->c = c;
         x->startup_disarm = true;
+        if ((r = mkdir_p(RSCTMP_DIR, 0755)) < 0)
+                log_warning_errno(r, "Cannot create '%s' for the agents' state: %m", RSCTMP_DIR);
         r = watchdog_open(spec, &x->wd);
         if (r < 0) {
                 log_err_errno(r, "Cannot open the watchdog '%s': %m; roles run without self-fencing", spec);
@@ -898,12 +922,24 @@ struct executor *executor_free(struct executor *x) {
                 qb_loop_timer_del(x->c->loop, x->pet_timer);
         if (x->armed)
                 qb_loop_timer_del(x->c->loop, x->job);
-        for (size_t i = 0; i < x->n_roles; i++)
+        bool active = false;
+        for (size_t i = 0; i < x->n_roles; i++) {
+                if (x->roles[i]->state != EX_STOPPED && x->roles[i]->state != EX_UNKNOWN)
+                        active = true;
                 role_free(x->roles[i]);
+        }
         free(x->roles);
         if (x->wd) {
-                if (watchdog_is_armed(x->wd))
+                /* Roles keep running without clusterd, so the watchdog stays
+                 * armed: the others may start them elsewhere once this node
+                 * leaves, so it must be reset by then unless clusterd comes
+                 * back in time (a restart) or they were moved first (node
+                 * pause --drain). */
+                if (watchdog_is_armed(x->wd) && !active)
                         (void)watchdog_disarm(x->wd);
+                else if (watchdog_is_armed(x->wd))
+                        log_notice("Roles still run here: the watchdog stays armed; start clusterd again within "
+                                   "its timeout, or drain the node before stopping clusterd");
                 x->wd = watchdog_close(x->wd);
         }
         free(x);

@@ -220,6 +220,9 @@ static void keep_restart_settings(struct config *next, struct config *cur) {
         cur->api.listen = NULL;
         next->api.tls = cur->api.tls;
         next->database.synchronous = cur->database.synchronous;
+        take_string(&next->fencing.watchdog, &cur->fencing.watchdog);
+        next->fencing.watchdog_timeout_usec = cur->fencing.watchdog_timeout_usec;
+        next->agents.max_running = cur->agents.max_running;
 }
 
 static void reload(struct clusterd *c) {

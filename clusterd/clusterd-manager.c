@@ -30,6 +30,9 @@
 
 #define FENCE_TIMEOUT_USEC (60 * USEC_PER_SEC)
 #define FENCE_RETRY_USEC (5 * USEC_PER_SEC)
+/* Looks again this often without a change: failback windows open, fence
+ * agents are retried. */
+#define TICK_USEC (5 * USEC_PER_SEC)
 
 struct fence_run {
         char *node; /* owned */
@@ -49,7 +52,21 @@ struct manager {
         struct fence_run *fences; /* owned */
         size_t n_fences;
         char **cannot_fence; /* owned strv: nodes already logged as unfenceable */
+        qb_loop_timer_handle tick;
+        bool tick_armed;
 };
+
+static void tick_fired(void *data) {
+        struct clusterd *c = data;
+        struct manager *m = c->manager;
+
+        if (!m)
+                return;
+        m->tick_armed = false;
+        manager_poke(c);
+        if (qb_loop_timer_add(c->loop, QB_LOOP_LOW, TICK_USEC * NSEC_PER_USEC, c, tick_fired, &m->tick) == 0)
+                m->tick_armed = true;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
@@ -497,10 +514,25 @@ static const struct db_role *db_role_of(const struct pl_build *b, const char *na
 
 /* Writes the decisions that change a role's owner (or, for a role that
  * should run but cannot, its reason). */
+/* Decisions are written in priority order (high first, then by name), so
+ * that the roles that matter most start first after a failure. */
+static int by_priority(const void *a, const void *b, void *userdata) {
+        const struct pl_role *roles = userdata;
+        const struct pl_role *x = &roles[*(const size_t *)a], *y = &roles[*(const size_t *)b];
+        if (x->priority != y->priority)
+                return x->priority > y->priority ? -1 : 1;
+        return strcmp(x->name, y->name);
+}
+
 static void apply_decisions(struct clusterd *c, struct pl_build *b, const struct pl_decision *d) {
         struct manager *m = c->manager;
+        _cleanup_free_ size_t *order = xcalloc(b->n_roles + 1, sizeof(size_t));
 
-        for (size_t i = 0; i < b->n_roles; i++) {
+        for (size_t i = 0; i < b->n_roles; i++)
+                order[i] = i;
+        qsort_r(order, b->n_roles, sizeof(size_t), by_priority, b->roles);
+        for (size_t k = 0; k < b->n_roles; k++) {
+                size_t i = order[k];
                 const struct pl_role *pr = &b->roles[i];
                 const struct db_role *dr = db_role_of(b, pr->name);
                 const char *target = NULL, *reason = b->override[i] ? b->override[i] : d[i].reason;
@@ -529,10 +561,11 @@ static void apply_decisions(struct clusterd *c, struct pl_build *b, const struct
                                  .event_message = xstrdup(reason) };
                 if (submit(c, &op, pr->name, false) < 0)
                         return;
-                if (target)
-                        log_notice("Role '%s': %s %s on node '%s' (%s)", pr->name,
-                                   d[i].action == PL_MOVE ? "moving" : "starting", dr->owner ? "from elsewhere" : "",
-                                   target, reason);
+                if (target && d[i].action == PL_MOVE)
+                        log_notice("Role '%s': moving from node '%s' to node '%s' (%s)", pr->name,
+                                   strempty(dr->active_node ? dr->active_node : dr->owner), target, reason);
+                else if (target)
+                        log_notice("Role '%s': starting on node '%s' (%s)", pr->name, target, reason);
                 else
                         log_notice("Role '%s': runs nowhere (%s)", pr->name, reason);
         }
@@ -644,6 +677,8 @@ void manager_failback_node(struct clusterd *c, const char *node) {
 int manager_new(struct clusterd *c, struct manager **ret) {
         struct manager *m = xcalloc(1, sizeof(*m));
         m->c = c;
+        if (qb_loop_timer_add(c->loop, QB_LOOP_LOW, TICK_USEC * NSEC_PER_USEC, c, tick_fired, &m->tick) == 0)
+                m->tick_armed = true;
         *ret = m;
         return 0;
 }
@@ -655,6 +690,8 @@ struct manager *manager_free(struct manager *m) {
                 qb_loop_timer_del(m->c->loop, m->timer);
         if (m->deadline_armed)
                 qb_loop_timer_del(m->c->loop, m->deadline_timer);
+        if (m->tick_armed)
+                qb_loop_timer_del(m->c->loop, m->tick);
         for (size_t i = 0; i < m->n_fences; i++)
                 free(m->fences[i].node);
         free(m->fences);

@@ -503,7 +503,8 @@ int role_def_from_json(json_object *o, const char *name, struct role_def *ret, s
         if (name)
                 s = name;
         if (!name_is_valid(s))
-                return err_set(e, -EINVAL, "name: '%s' is not a valid role name (letters, digits, '-', '_', '.')", s);
+                return err_set(e, -EINVAL, "name: '%s' is not a valid role name (1 to 63 letters, digits, '-' or '_')",
+                               s);
         d.name = xstrdup(s);
         d.description = xstrdup("");
         d.preferred = xcalloc(1, sizeof(char *));
