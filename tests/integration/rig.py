@@ -855,7 +855,7 @@ class Node:
             "node": {"name": self.name, "memory": "4GiB", "cpus": 4},
             "log": {"target": "file", "file": "/var/log/clusterd/clusterd.log", "level": "debug"},
             "api": {"listen": ["%s:%d" % (self.address, API_PORT)]},
-            "agents": {"directory": os.path.join(self.rig.builddir, "agents")},
+            "agents": {"directory": os.path.join(self.rig.builddir, "agents"), "ocf-root": self.rig.ocf_root},
             "fencing": {"watchdog": "unix:" + self.watchdog_socket, "watchdog-timeout": WATCHDOG_TIMEOUT},
             "corosync": {"start-command": "corosync", "stop-command": "corosync-cfgtool -H --force"},
         }
@@ -1153,7 +1153,32 @@ class Rig:
             "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"],
            check=False)
 
+    @property
+    def ocf_root(self):
+        """An OCF root every node sees: Debian's agents (resource.d/heartbeat)
+        and the tests' misbehaving ones (resource.d/cdtest)."""
+        return os.path.join(self.base_dir, "ocf")
+
+    @property
+    def shared_dir(self):
+        """A directory every node sees at the same path (shared storage)."""
+        return os.path.join(self.base_dir, "shared")
+
+    def _make_ocf_root(self):
+        root = self.ocf_root
+        os.makedirs(os.path.join(root, "resource.d"), exist_ok=True)
+        os.makedirs(self.shared_dir, exist_ok=True)
+        links = {
+            os.path.join(root, "lib"): "/usr/lib/ocf/lib",
+            os.path.join(root, "resource.d", "heartbeat"): "/usr/lib/ocf/resource.d/heartbeat",
+            os.path.join(root, "resource.d", "cdtest"): os.path.join(REPO_ROOT, "tests", "integration", "ocf"),
+        }
+        for link, target in links.items():
+            if not os.path.lexists(link):
+                os.symlink(target, link)
+
     def _setup(self):
+        self._make_ocf_root()
         sw = self.switch_ns
         sh(["ip", "netns", "add", sw])
         self._disable_ipv6(sw)
