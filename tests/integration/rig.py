@@ -40,6 +40,7 @@ import secrets
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -568,6 +569,17 @@ class Node:
         wait_until(lambda: os.path.exists(self.watchdog_socket), 10, 0.02,
                    "the watchdog of %s to listen" % self.name)
 
+    def watchdog_disarm(self):
+        """Disarms the node's watchdog process (as a power cycle would)."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(2)
+                sock.connect(self.watchdog_socket)
+                sock.sendall(b"disarm\n")
+                sock.recv(256)
+        except OSError:
+            pass
+
     def watchdog_fired(self):
         """How many times the node's watchdog has reset it."""
         try:
@@ -789,6 +801,9 @@ class Node:
         directories and partition rules stay."""
         _kill_netns(self.ns, reap=self._reap)
         self._reap()
+        # Losing power resets a hardware watchdog too: it must not fire later
+        # at the node's next boot.
+        self.watchdog_disarm()
         if self._holder is not None:
             self._holder.wait()
             self._holder = None

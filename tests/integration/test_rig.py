@@ -351,10 +351,13 @@ def test_clusterd_plumbing_with_stand_ins(rig3):
     assert "detect_leaks=1" in seen["asan"] and "log_path=/var/log/clusterd/asan" in seen["asan"]
     assert "halt_on_error=1" in seen["ubsan"] and "log_path=/var/log/clusterd/ubsan" in seen["ubsan"]
     assert seen["config"] == (
-        'node:\n  name: "n2"\n'
+        'node:\n  name: "n2"\n  memory: "4GiB"\n  cpus: 4\n'
         'log:\n  target: "file"\n  file: "/var/log/clusterd/clusterd.log"\n  level: "debug"\n'
         'api:\n  listen: ["%s:7440"]\n'
-        'corosync:\n  start-command: "corosync"\n  stop-command: "corosync-cfgtool -H --force"\n' % n2.address
+        'agents:\n  directory: "%s/agents"\n  ocf-root: "%s"\n'
+        'fencing:\n  watchdog: "unix:%s"\n  watchdog-timeout: "5s"\n'
+        'corosync:\n  start-command: "corosync"\n  stop-command: "corosync-cfgtool -H --force"\n'
+        % (n2.address, r.builddir, r.ocf_root, n2.watchdog_socket)
     )
     assert "fake clusterd running" in n2.read_file("/var/log/clusterd/clusterd.out")
     # clusterctl failures carry stdout and stderr; check=False gives the error object.
