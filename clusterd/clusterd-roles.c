@@ -384,11 +384,11 @@ static int check_vm_params(const struct role_resource *res, struct err *e) {
                 return 0;
         if (!mem)
                 return err_set(e, -EINVAL, "resource '%s': a vm needs params.memory (MiB)", res->name);
-        if (parse_uint64(mem, &v) < 0 || v < 16 || v > 16 * 1024 * 1024)
-                return err_set(e, -EINVAL, "resource '%s': params.memory '%s' is not a size in MiB (16..16777216)",
+        if (parse_uint64(mem, &v) < 0 || v < 16 || v > 4 * 1024 * 1024)
+                return err_set(e, -EINVAL, "resource '%s': params.memory '%s' is not a size in MiB (16..4194304)",
                                res->name, mem);
-        if (cpus && (parse_uint64(cpus, &v) < 0 || v < 1 || v > 1024))
-                return err_set(e, -EINVAL, "resource '%s': params.vcpus '%s' is not a count (1..1024)", res->name,
+        if (cpus && (parse_uint64(cpus, &v) < 0 || v < 1 || v > 255))
+                return err_set(e, -EINVAL, "resource '%s': params.vcpus '%s' is not a count (1..255)", res->name,
                                cpus);
         if (!role_resource_param(res, "name"))
                 return err_set(e, -EINVAL, "resource '%s': a vm needs params.name", res->name);

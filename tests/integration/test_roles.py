@@ -260,3 +260,23 @@ def test_role_bad_input(rig3):
     wait_until(lambda: roles(n1)["busy"]["state"] == "stopped", 30, 0.2, "busy to stop")
     ok(n1, "role", "delete", "busy")
     assert leader_of(rig3) is not None
+
+
+def test_hung_node_is_reset_by_its_watchdog(rig3):
+    """A hung node (every process SIGSTOPped) cannot stop its VM or pet its
+    watchdog: the watchdog, outside the node, resets it before the
+    survivors' deadline, and only then does the VM start elsewhere."""
+    form(rig3)
+    n1, n2 = rig3.node("n1"), rig3.node("n2")
+    disk = vm_role(rig3, n1, "hung", "--preferred", "n2")
+    wait_running(n1, ["hung"], 60, where="n2")
+    copies = Copies(rig3, ["hung"])
+    copies.watch(lambda w: w["hung"] == ["n2"], 30, "hung's QEMU on n2")
+
+    n2.sigstop()
+    copies.watch(lambda w: len(w["hung"]) == 1 and w["hung"] != ["n2"], 90, "the VM to run on a survivor")
+    assert n2.watchdog_fired() == 1
+    assert not n2.pids(), "the watchdog left processes of the hung node"
+    wait_running(n1, ["hung"], 30, not_on="n2")
+    copies.assert_never_twice()
+    assert_journal_clean(disk)
