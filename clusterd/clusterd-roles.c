@@ -388,8 +388,7 @@ static int check_vm_params(const struct role_resource *res, struct err *e) {
                 return err_set(e, -EINVAL, "resource '%s': params.memory '%s' is not a size in MiB (16..4194304)",
                                res->name, mem);
         if (cpus && (parse_uint64(cpus, &v) < 0 || v < 1 || v > 255))
-                return err_set(e, -EINVAL, "resource '%s': params.vcpus '%s' is not a count (1..255)", res->name,
-                               cpus);
+                return err_set(e, -EINVAL, "resource '%s': params.vcpus '%s' is not a count (1..255)", res->name, cpus);
         if (!role_resource_param(res, "name"))
                 return err_set(e, -EINVAL, "resource '%s': a vm needs params.name", res->name);
         return 0;
