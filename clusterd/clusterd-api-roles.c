@@ -137,8 +137,8 @@ static void submit_def(struct clusterd *c, struct http_request *req, const struc
         const char *doc = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 
         if (strlen(doc) > ROLE_DOC_MAX) {
-                http_reply_error(req, 413, "too-large", "role '%s': definition is %zu bytes, at most %d", d->name,
-                                 strlen(doc), ROLE_DOC_MAX);
+                http_reply_error(req, 413, "payload-too-large", "role '%s': definition is %zu bytes, at most %d",
+                                 d->name, strlen(doc), ROLE_DOC_MAX);
                 return;
         }
         struct op op = { .kind = OP_ROLE_PUT, .name = xstrdup(d->name), .doc = xstrdup(doc), .state = flags };

@@ -226,6 +226,7 @@ void api_reply_errno(struct http_request *req, int r, const char *message) {
                 return;
         case -EEXIST:
         case -EBUSY:
+        case -ENOSPC: /* a cluster-wide limit (roles) */
                 http_reply_error(req, 409, "conflict", "%s", message);
                 return;
         case -ENOLINK:
