@@ -720,12 +720,17 @@ static void watchdog_update(struct executor *x) {
 
         if (!x->wd || streq(watchdog_backend(x->wd), "none") || !x->converged_once)
                 return;
+        bool unknown = false;
         for (size_t i = 0; i < x->n_roles; i++) {
-                if (x->roles[i]->state == EX_UNKNOWN || x->roles[i]->state == EX_PROBING)
-                        return; /* not known yet what runs here */
-                if (x->roles[i]->state != EX_STOPPED)
+                /* A probe may find a role running: it keeps the watchdog
+                 * armed (and petted) like a running role. */
+                if (x->roles[i]->state == EX_UNKNOWN)
+                        unknown = true;
+                else if (x->roles[i]->state != EX_STOPPED)
                         active = true;
         }
+        if (!active && unknown)
+                return; /* not known yet whether anything runs here */
         if (!active) {
                 /* The handle of a fresh clusterd is not armed, but the
                  * deadline a crashed one left may be running: disarm once,
