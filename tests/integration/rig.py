@@ -1186,11 +1186,16 @@ class Rig:
         links = {
             os.path.join(root, "lib"): "/usr/lib/ocf/lib",
             os.path.join(root, "resource.d", "heartbeat"): "/usr/lib/ocf/resource.d/heartbeat",
-            os.path.join(root, "resource.d", "cdtest"): os.path.join(REPO_ROOT, "tests", "integration", "ocf"),
         }
         for link, target in links.items():
             if not os.path.lexists(link):
                 os.symlink(target, link)
+        # Copied, not linked: the source tree may lie under /tmp, which every
+        # node covers with its own tmpfs.
+        src = os.path.join(REPO_ROOT, "tests", "integration", "ocf")
+        dst = os.path.join(root, "resource.d", "cdtest")
+        if not os.path.isdir(dst):
+            shutil.copytree(src, dst)
 
     def _setup(self):
         self._make_ocf_root()
