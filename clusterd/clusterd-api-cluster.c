@@ -72,6 +72,30 @@ static uint32_t node_votes(struct clusterd *c, uint32_t nodeid) {
         return v;
 }
 
+/* What the node offers roles, its pause state and how it is fenced (the
+ * fence agent's name only: its parameters may hold credentials). */
+static void add_role_props(struct clusterd *c, json_object *o, const char *name) {
+        struct db_node_props p = {};
+        char buf[32];
+
+        if (db_node_props_get(c->db, name, &p) < 0) {
+                json_add_string(o, "pause", "none");
+                return;
+        }
+        json_add_string(o, "pause", p.pause == DB_PAUSE_DRAIN ? "draining" : p.pause == DB_PAUSE ? "paused" : "none");
+        json_add_int(o, "memory_mib", (int64_t)p.memory_mib);
+        json_add_int(o, "cpus", p.cpus);
+        json_object_object_add(
+                o, "watchdog_timeout",
+                p.watchdog_usec ? json_object_new_string(format_duration(buf, sizeof(buf), p.watchdog_usec)) : NULL);
+        _cleanup_(json_object_putp) json_object *f = NULL;
+        const char *agent = NULL;
+        if (p.fence && json_parse_object(p.fence, strlen(p.fence), &f, NULL) >= 0)
+                (void)json_get_string(f, "agent", false, &agent, NULL);
+        json_object_object_add(o, "fence_agent", agent ? json_object_new_string(agent) : NULL);
+        db_node_props_done(&p);
+}
+
 json_object *api_node_json(struct clusterd *c, const struct db_node *n) {
         const struct live_node *live = c->live.known ? membership_find(&c->live, n->nodeid) : NULL;
         json_object *o = json_object_new_object();
@@ -100,6 +124,7 @@ json_object *api_node_json(struct clusterd *c, const struct db_node *n) {
         json_add_bool(o, "leader", n->nodeid == repl_leader(c->repl));
         json_add_timestamp(o, "added", n->added_usec);
         json_add_timestamp(o, "join_expires", n->join_token_id ? n->join_expires_usec : 0);
+        add_role_props(c, o, n->name);
         return o;
 }
 

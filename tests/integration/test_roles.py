@@ -171,10 +171,14 @@ def test_placement_policies(rig3):
     # Pause with drain moves roles away; resume --failback brings back the
     # ones that prefer the node.
     ok(n1, "node", "pause", "n3", "--drain")
+    assert ok(n1, "node", "show", "n3")["pause"] == "draining"
     wait_running(n1, ["pref"], 30, not_on="n3")
     dummy_role(n1, "newcomer", "--preferred", "n3")
     assert wait_running(n1, ["newcomer"], 30)["newcomer"] != "n3"
     ok(n1, "node", "resume", "n3", "--failback")
+    shown = ok(n1, "node", "show", "n3")
+    assert shown["pause"] == "none" and shown["memory_mib"] == 4096 and shown["watchdog_timeout"] == "5s", shown
+    assert ok(n1, "node", "show", "n2")["fence_agent"] == "fence_dummy"
     wait_running(n1, ["pref", "newcomer"], 30, where="n3")
 
     # Failback: immediate brings a role back to its preferred owner once
