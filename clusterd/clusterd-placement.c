@@ -64,11 +64,7 @@
  * as it stands (see placement-int.h), so that the leader writes nothing for
  * them; STOP and NOWHERE have none.
  *
- * placement_explain() lists the current owner of an active role first,
- * then the nodes that can take the role in the order they rank (the first
- * is where a placement puts it), then the others in the same order. It
- * shows the counts at the moment the role is decided; for a role that is
- * not placed (it stays, stops, waits...) the counts after everything else.
+ * placement_explain(): see clusterd-placement-explain.c.
  *
  * The result depends only on the set of nodes and roles, not on their order
  * in the arrays: roles are placed in (priority, name) order and nodes are
@@ -79,17 +75,9 @@
  * Reasons are single lines of stable text; they go into events and the
  * golden files, so changing one is a visible change of behaviour.
  */
-#include "clusterd/placement-int.h"
+#include "clusterd/placement-ctx-int.h"
 
-#define NO_NODE SIZE_MAX
 #define MINUTES_PER_DAY 1440u
-
-/* Per-node facts about the role being decided (ctx.flags). */
-enum {
-        F_POSSIBLE = 1 << 0, /* among its possible owners */
-        F_AVOID = 1 << 1,    /* in its avoid list */
-        F_CONFLICT = 1 << 2, /* runs a role sharing an anti-affinity class */
-};
 
 enum kind {
         KIND_DONE,  /* decided while classifying: wait, stop, stays stopped or failed */
@@ -106,72 +94,16 @@ enum cause {
         CAUSE_FAILBACK,
 };
 
-/* Why a node cannot take a role (for a new start or an incoming move). */
-enum verdict {
-        V_OK,
-        V_DOWN,
-        V_PAUSED,
-        V_DRAINING,
-        V_NOT_POSSIBLE,
-        V_MEMORY,
-        V_CPU,
-};
-
-struct load {
-        uint64_t memory_mib; /* memory of the roles counted on the node (saturating) */
-        uint64_t cpus;       /* their vCPUs */
-        uint32_t n_roles;
-};
-
 struct aa_slot {
         uint64_t key;   /* (node + 1) << 32 | class id; 0 = empty slot */
         uint32_t count; /* roles of that class counted on that node */
-};
-
-/* One node's rank for the role being decided; compared field by field. */
-struct node_key {
-        uint8_t not_move_to; /* 0 for the operator's move_to node */
-        uint8_t avoid;
-        uint8_t conflict;
-        uint32_t rank;    /* position in the preferred list, n_preferred when absent */
-        int64_t free_mib; /* larger first */
-        uint32_t n_roles; /* fewer first */
-        size_t idx;       /* sorted node index: the name order */
-};
-
-struct ctx {
-        const struct pl_input *in;
-        size_t n;                    /* nodes */
-        const struct pl_node **node; /* sorted by name; owned array of borrowed pointers */
-        struct load *load;           /* per sorted node, owned */
-        size_t *owner;               /* per role: sorted index of its owner, or NO_NODE; owned */
-        size_t *move_to;             /* per role: sorted index of move_to, or NO_NODE; owned */
-        uint8_t *kind;               /* per role: enum kind; owned */
-        uint8_t *cause;              /* per role: enum cause; owned */
-        uint32_t *class_ids;         /* interned anti-affinity classes of every role; owned */
-        size_t *class_off;           /* role i's classes are class_ids[class_off[i]..class_off[i + 1]); owned */
-        struct aa_slot *aa;          /* (node, class) -> count, open addressing; owned */
-        size_t aa_mask;
-        size_t aa_used;        /* slots in use; the table doubles before it is half full */
-        uint32_t *rank;        /* scratch per sorted node for the role being decided; owned */
-        uint8_t *flags;        /* scratch per sorted node: F_*; owned */
-        struct node_key *keys; /* scratch per sorted node; owned */
-        size_t explain_role;   /* role to explain, or SIZE_MAX */
-        char *explain_buf;     /* borrowed */
-        size_t explain_size;
 };
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
 /* ------------------------------------------------------------------------ */
 
-/* A bounded single-line buffer; on overflow the text ends in "...". */
-struct sbuf {
-        char *p;
-        size_t size, len;
-};
-
-_printf_(2, 3) static void sb_add(struct sbuf *b, const char *fmt, ...) {
+_printf_(2, 3) void placement_sb_add(struct sbuf *b, const char *fmt, ...) {
         va_list ap;
         if (b->size == 0 || b->len + 1 >= b->size)
                 return;
@@ -189,7 +121,7 @@ _printf_(2, 3) static void sb_add(struct sbuf *b, const char *fmt, ...) {
         b->len += (size_t)k;
 }
 
-static struct sbuf sb_init(char *p, size_t size) {
+struct sbuf placement_sb_init(char *p, size_t size) {
         if (size > 0)
                 p[0] = '\0';
         return (struct sbuf){ .p = p, .size = size };
@@ -224,7 +156,7 @@ static bool in_list(const char *const *l, size_t n, const char *name) {
         return false;
 }
 
-static bool role_may_run_on(const struct pl_role *r, const char *node) {
+bool placement_role_may_run_on(const struct pl_role *r, const char *node) {
         return r->n_possible == 0 || in_list(r->possible, r->n_possible, node);
 }
 
@@ -476,7 +408,7 @@ static struct aa_slot *aa_slot(struct ctx *c, size_t node, uint32_t class) {
 }
 
 /* The first of role i's classes that node n already runs, or NULL. */
-static const char *conflict_class(const struct ctx *c, size_t i, size_t n) {
+const char *placement_conflict_class(const struct ctx *c, size_t i, size_t n) {
         for (size_t k = c->class_off[i]; k < c->class_off[i + 1]; k++) {
                 const struct aa_slot *a = aa_lookup(c, n, c->class_ids[k]);
                 if (a && a->count > 0)
@@ -506,7 +438,7 @@ static void load_sub(struct ctx *c, size_t i, size_t n) {
                 aa_slot(c, n, c->class_ids[k])->count--;
 }
 
-static int64_t free_mib(const struct ctx *c, size_t n) {
+int64_t placement_free_mib(const struct ctx *c, size_t n) {
         uint64_t m = c->node[n]->memory_mib, u = c->load[n].memory_mib;
         if (u <= m)
                 return (int64_t)MIN(m - u, (uint64_t)INT64_MAX);
@@ -545,12 +477,12 @@ static void prepare(struct ctx *c, size_t i, bool conflicts) {
         }
         if (conflicts && c->class_off[i] != c->class_off[i + 1])
                 for (size_t n = 0; n < c->n; n++)
-                        if (conflict_class(c, i, n))
+                        if (placement_conflict_class(c, i, n))
                                 c->flags[n] |= F_CONFLICT;
 }
 
 /* Whether node n can take role i now (prepare() must have run for i). */
-static enum verdict verdict_new(const struct ctx *c, size_t i, size_t n) {
+enum verdict placement_verdict_new(const struct ctx *c, size_t i, size_t n) {
         const struct pl_role *r = &c->in->roles[i];
         const struct pl_node *x = c->node[n];
         const struct load *l = &c->load[n];
@@ -572,223 +504,44 @@ static enum verdict verdict_new(const struct ctx *c, size_t i, size_t n) {
         return V_OK;
 }
 
-static void format_verdict(const struct ctx *c, size_t i, size_t n, enum verdict v, struct sbuf *b) {
+void placement_format_verdict(const struct ctx *c, size_t i, size_t n, enum verdict v, struct sbuf *b) {
         const struct pl_role *r = &c->in->roles[i];
         switch (v) {
         case V_DOWN:
-                sb_add(b, "down");
+                placement_sb_add(b, "down");
                 return;
         case V_PAUSED:
-                sb_add(b, "paused");
+                placement_sb_add(b, "paused");
                 return;
         case V_DRAINING:
-                sb_add(b, "draining");
+                placement_sb_add(b, "draining");
                 return;
         case V_NOT_POSSIBLE:
-                sb_add(b, "not a possible owner");
+                placement_sb_add(b, "not a possible owner");
                 return;
         case V_MEMORY:
-                sb_add(b, "needs %" PRIu64 " MiB has %" PRId64 " MiB free", r->memory_mib, MAX(free_mib(c, n), 0));
+                placement_sb_add(b, "needs %" PRIu64 " MiB has %" PRId64 " MiB free", r->memory_mib,
+                                 MAX(placement_free_mib(c, n), 0));
                 return;
         case V_CPU: {
                 uint64_t limit = cpu_limit(c, n), used = c->load[n].cpus;
-                sb_add(b, "needs %" PRIu32 " vCPUs has %" PRIu64 " free", r->cpus, used < limit ? limit - used : 0);
+                placement_sb_add(b, "needs %" PRIu32 " vCPUs has %" PRIu64 " free", r->cpus,
+                                 used < limit ? limit - used : 0);
                 return;
         }
         case V_OK:
-                sb_add(b, "can host it (%" PRId64 " MiB free", free_mib(c, n));
+                placement_sb_add(b, "can host it (%" PRId64 " MiB free", placement_free_mib(c, n));
                 if (c->move_to[i] == n)
-                        sb_add(b, "; operator's target");
+                        placement_sb_add(b, "; operator's target");
                 if (c->rank[n] < r->n_preferred)
-                        sb_add(b, "; preferred #%" PRIu32, c->rank[n] + 1);
+                        placement_sb_add(b, "; preferred #%" PRIu32, c->rank[n] + 1);
                 if (c->flags[n] & F_CONFLICT)
-                        sb_add(b, "; anti-affinity class %s", conflict_class(c, i, n));
+                        placement_sb_add(b, "; anti-affinity class %s", placement_conflict_class(c, i, n));
                 if (c->flags[n] & F_AVOID)
-                        sb_add(b, "; failed there recently");
-                sb_add(b, ")");
+                        placement_sb_add(b, "; failed there recently");
+                placement_sb_add(b, ")");
                 return;
         }
-}
-
-/* ------------------------------------------------------------------------ */
-/* Ranking nodes                                                            */
-/* ------------------------------------------------------------------------ */
-
-static struct node_key make_key(const struct ctx *c, size_t i, size_t n) {
-        return (struct node_key){
-                .not_move_to = c->move_to[i] != n,
-                .avoid = !!(c->flags[n] & F_AVOID),
-                .conflict = !!(c->flags[n] & F_CONFLICT),
-                .rank = c->rank[n],
-                .free_mib = free_mib(c, n),
-                .n_roles = c->load[n].n_roles,
-                .idx = n,
-        };
-}
-
-/* Ranks a before b; with `plain` only on preference, memory, roles, name. */
-static int key_cmp(const struct node_key *a, const struct node_key *b, bool plain) {
-        if (!plain) {
-                if (a->not_move_to != b->not_move_to)
-                        return a->not_move_to < b->not_move_to ? -1 : 1;
-                if (a->avoid != b->avoid)
-                        return a->avoid < b->avoid ? -1 : 1;
-                if (a->conflict != b->conflict)
-                        return a->conflict < b->conflict ? -1 : 1;
-        }
-        if (a->rank != b->rank)
-                return a->rank < b->rank ? -1 : 1;
-        if (a->free_mib != b->free_mib)
-                return a->free_mib > b->free_mib ? -1 : 1;
-        if (a->n_roles != b->n_roles)
-                return a->n_roles < b->n_roles ? -1 : 1;
-        return a->idx < b->idx ? -1 : a->idx > b->idx;
-}
-
-static int key_qsort_cmp(const void *a, const void *b) {
-        return key_cmp(a, b, false);
-}
-
-/* The nodes that can take a role, by rank (NO_NODE where there is none). */
-struct choice {
-        size_t best;   /* the winner */
-        size_t second; /* the runner-up, to tell how close it was */
-        size_t plain;  /* the best on preference and load alone, to name a node
-                        * passed over for avoid or anti-affinity */
-};
-
-/* Ranks the nodes, other than `exclude`, that can take role i now. */
-static struct choice choose(const struct ctx *c, size_t i, size_t exclude) {
-        struct node_key best = {}, second = {}, plain = {};
-        struct choice ch = { NO_NODE, NO_NODE, NO_NODE };
-
-        for (size_t n = 0; n < c->n; n++) {
-                if (n == exclude || verdict_new(c, i, n) != V_OK)
-                        continue;
-                struct node_key k = make_key(c, i, n);
-                if (ch.best == NO_NODE || key_cmp(&k, &best, false) < 0) {
-                        second = best;
-                        ch.second = ch.best;
-                        best = k;
-                        ch.best = n;
-                } else if (ch.second == NO_NODE || key_cmp(&k, &second, false) < 0) {
-                        second = k;
-                        ch.second = n;
-                }
-                if (ch.plain == NO_NODE || key_cmp(&k, &plain, true) < 0) {
-                        plain = k;
-                        ch.plain = n;
-                }
-        }
-        return ch;
-}
-
-/* Every node in the order placement considers them for role i. */
-static size_t sorted_keys(struct ctx *c, size_t i) {
-        for (size_t n = 0; n < c->n; n++)
-                c->keys[n] = make_key(c, i, n);
-        qsort(c->keys, c->n, sizeof(*c->keys), key_qsort_cmp);
-        return c->n;
-}
-
-/* "node1 down, node2 not a possible owner, ..." for a role no node takes. */
-static void list_refusals(struct ctx *c, size_t i, size_t exclude, struct sbuf *b) {
-        bool first = true;
-        sorted_keys(c, i);
-        for (size_t k = 0; k < c->n; k++) {
-                size_t n = c->keys[k].idx;
-                if (n == exclude)
-                        continue;
-                sb_add(b, "%s%s ", first ? "" : ", ", c->node[n]->name);
-                format_verdict(c, i, n, verdict_new(c, i, n), b);
-                first = false;
-        }
-        if (first)
-                sb_add(b, "no %snodes", exclude == NO_NODE ? "" : "other ");
-}
-
-/* Why role i goes to ch->best. */
-static void format_choice(const struct ctx *c, size_t i, const struct choice *ch, struct sbuf *b) {
-        const struct pl_role *r = &c->in->roles[i];
-        size_t n = ch->best, plain = ch->plain, second = ch->second;
-
-        if (c->move_to[i] == n) {
-                sb_add(b, "operator asked for it");
-                return;
-        }
-        if (c->rank[n] < r->n_preferred)
-                sb_add(b, "first preferred owner that can host it");
-        else {
-                if (r->n_preferred > 0 && !(plain != NO_NODE && c->rank[plain] < r->n_preferred))
-                        sb_add(b, "no preferred owner can host it; ");
-                sb_add(b, "most free memory (%" PRId64 " MiB free)", free_mib(c, n));
-                /* A tie on everything up to memory: say what decided it. */
-                struct node_key kn = make_key(c, i, n), ks = second != NO_NODE ? make_key(c, i, second) : kn;
-                if (second != NO_NODE && ks.avoid == kn.avoid && ks.conflict == kn.conflict && ks.rank == kn.rank &&
-                    ks.free_mib == kn.free_mib) {
-                        sb_add(b, ", fewest roles (%" PRIu32 ")", kn.n_roles);
-                        if (ks.n_roles == kn.n_roles)
-                                sb_add(b, ", then name");
-                }
-        }
-        if (plain != NO_NODE && plain != n) {
-                if (c->flags[plain] & F_AVOID)
-                        sb_add(b, "; skipped %s: failed there recently", c->node[plain]->name);
-                else if (c->flags[plain] & F_CONFLICT)
-                        sb_add(b, "; skipped %s: anti-affinity class %s", c->node[plain]->name,
-                               conflict_class(c, i, plain));
-        }
-        if (c->flags[n] & F_CONFLICT)
-                sb_add(b, "; anti-affinity class %s unavoidable", conflict_class(c, i, n));
-        if (c->flags[n] & F_AVOID)
-                sb_add(b, "; failed there recently, but no other node can host it");
-}
-
-/* ------------------------------------------------------------------------ */
-/* Explaining                                                                */
-/* ------------------------------------------------------------------------ */
-
-/* The owner's line for an active role: how it stands with the role it runs. */
-static void format_owner(const struct ctx *c, size_t i, size_t n, struct sbuf *b) {
-        const struct pl_node *x = c->node[n];
-        if (!x->up)
-                sb_add(b, "down");
-        else if (x->drain)
-                sb_add(b, "current owner, draining");
-        else if (!role_may_run_on(&c->in->roles[i], x->name))
-                sb_add(b, "current owner, no longer a possible owner");
-        else if (x->paused)
-                sb_add(b, "current owner, paused (keeps its roles)");
-        else
-                sb_add(b, "current owner (%" PRId64 " MiB free)", free_mib(c, n));
-}
-
-/* One line per node: the current owner of an active role first, then the
- * nodes that can take it in the order they are ranked (the first of them
- * is where it would go), then the others in the same order. */
-static void explain(struct ctx *c, size_t i) {
-        const struct pl_role *r = &c->in->roles[i];
-        struct sbuf b = sb_init(c->explain_buf, c->explain_size);
-        size_t owner = r->state == PL_ROLE_ACTIVE || r->state == PL_ROLE_UNFENCED ? c->owner[i] : NO_NODE;
-
-        sorted_keys(c, i);
-        for (int pass = 0; pass < 3; pass++)
-                for (size_t k = 0; k < c->n; k++) {
-                        size_t n = c->keys[k].idx;
-                        char line[PL_REASON_MAX];
-                        struct sbuf l = sb_init(line, sizeof(line));
-                        enum verdict v = verdict_new(c, i, n);
-                        if (pass != (n == owner ? 0 : v == V_OK ? 1 : 2))
-                                continue;
-                        if (n == owner)
-                                format_owner(c, i, n, &l);
-                        else
-                                format_verdict(c, i, n, v, &l);
-                        sb_add(&b, "%s: %s\n", c->node[n]->name, line);
-                }
-        if (c->n == 0)
-                sb_add(&b, "no nodes\n");
-        c->explain_role = SIZE_MAX;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -810,7 +563,7 @@ static size_t earlier_preferred(const struct ctx *c, size_t i, bool skip_avoid) 
                 if (p == o)
                         break;
                 if (p == NO_NODE || !c->node[p]->up || c->node[p]->paused || c->node[p]->drain ||
-                    !role_may_run_on(r, c->node[p]->name))
+                    !placement_role_may_run_on(r, c->node[p]->name))
                         continue;
                 if (skip_avoid && in_list(r->avoid, r->n_avoid, c->node[p]->name))
                         continue;
@@ -872,7 +625,7 @@ static void classify(struct ctx *c, size_t i, struct pl_decision *d) {
                         c->cause[i] = CAUSE_MOVE_TO;
                 else if (c->node[o]->drain)
                         c->cause[i] = CAUSE_DRAIN;
-                else if (!role_may_run_on(r, c->node[o]->name))
+                else if (!placement_role_may_run_on(r, c->node[o]->name))
                         c->cause[i] = CAUSE_NOT_POSSIBLE;
                 else if (failback_due(r, c->in->now_min) && earlier_preferred(c, i, true) != NO_NODE)
                         c->cause[i] = CAUSE_FAILBACK;
@@ -891,23 +644,23 @@ static void classify(struct ctx *c, size_t i, struct pl_decision *d) {
 
 static void place_new(struct ctx *c, size_t i, struct pl_decision *d) {
         const struct pl_role *r = &c->in->roles[i];
-        struct sbuf b = sb_init(d->reason, sizeof(d->reason));
-        struct choice ch = choose(c, i, NO_NODE);
+        struct sbuf b = placement_sb_init(d->reason, sizeof(d->reason));
+        struct choice ch = placement_choose(c, i, NO_NODE);
         size_t n = ch.best;
 
         if (r->state == PL_ROLE_ACTIVE)
-                sb_add(&b, "owner %s %s; ", r->owner, c->owner[i] == NO_NODE ? "was removed" : "is down");
+                placement_sb_add(&b, "owner %s %s; ", r->owner, c->owner[i] == NO_NODE ? "was removed" : "is down");
         if (n == NO_NODE) {
                 d->action = PL_NOWHERE;
                 d->target = NULL;
-                sb_add(&b, "no node can host it: ");
-                list_refusals(c, i, NO_NODE, &b);
+                placement_sb_add(&b, "no node can host it: ");
+                placement_list_refusals(c, i, NO_NODE, &b);
                 return;
         }
         d->action = PL_START;
         d->target = c->node[n]->name;
-        sb_add(&b, "placed on %s: ", c->node[n]->name);
-        format_choice(c, i, &ch, &b);
+        placement_sb_add(&b, "placed on %s: ", c->node[n]->name);
+        placement_format_choice(c, i, &ch, &b);
         load_add(c, i, n);
 }
 
@@ -921,21 +674,21 @@ static void move(struct ctx *c, size_t i, size_t to, struct pl_decision *d) {
 /* The owner must be left (draining, or no longer possible). */
 static void move_away(struct ctx *c, size_t i, struct pl_decision *d) {
         size_t o = c->owner[i];
-        struct choice ch = choose(c, i, o);
+        struct choice ch = placement_choose(c, i, o);
         size_t n = ch.best;
-        struct sbuf b = sb_init(d->reason, sizeof(d->reason));
+        struct sbuf b = placement_sb_init(d->reason, sizeof(d->reason));
 
-        sb_add(&b, "owner %s %s", c->node[o]->name,
-               c->node[o]->drain ? "is draining" : "is no longer a possible owner");
+        placement_sb_add(&b, "owner %s %s", c->node[o]->name,
+                         c->node[o]->drain ? "is draining" : "is no longer a possible owner");
         if (n == NO_NODE) {
                 d->action = PL_KEEP;
                 d->target = c->node[o]->name;
-                sb_add(&b, " but no other node can host it: ");
-                list_refusals(c, i, o, &b);
+                placement_sb_add(&b, " but no other node can host it: ");
+                placement_list_refusals(c, i, o, &b);
                 return;
         }
-        sb_add(&b, "; moving to %s: ", c->node[n]->name);
-        format_choice(c, i, &ch, &b);
+        placement_sb_add(&b, "; moving to %s: ", c->node[n]->name);
+        placement_format_choice(c, i, &ch, &b);
         move(c, i, n, d);
 }
 
@@ -948,7 +701,7 @@ static void fail_back(struct ctx *c, size_t i, struct pl_decision *d) {
                 size_t p = node_find(c, r->preferred[k]);
                 if (p == o)
                         break;
-                if (p == NO_NODE || verdict_new(c, i, p) != V_OK || (c->flags[p] & (F_AVOID | F_CONFLICT)))
+                if (p == NO_NODE || placement_verdict_new(c, i, p) != V_OK || (c->flags[p] & (F_AVOID | F_CONFLICT)))
                         continue;
                 format_failback(r, fb, sizeof(fb));
                 decide(d, PL_MOVE, NULL, "preferred owner %s is up again (failback %s)", c->node[p]->name, fb);
@@ -958,27 +711,27 @@ static void fail_back(struct ctx *c, size_t i, struct pl_decision *d) {
 
         /* classify() saw a candidate; say why it cannot take the role now. */
         size_t p = earlier_preferred(c, i, true);
-        struct sbuf b = sb_init(d->reason, sizeof(d->reason));
+        struct sbuf b = placement_sb_init(d->reason, sizeof(d->reason));
         c->kind[i] = KIND_STAY;
         d->action = PL_KEEP;
         d->target = c->node[o]->name;
-        sb_add(&b, "running on %s (preferred owner %s cannot host it: ", c->node[o]->name, c->node[p]->name);
-        enum verdict v = verdict_new(c, i, p);
+        placement_sb_add(&b, "running on %s (preferred owner %s cannot host it: ", c->node[o]->name, c->node[p]->name);
+        enum verdict v = placement_verdict_new(c, i, p);
         if (v == V_OK)
-                sb_add(&b, "anti-affinity class %s", conflict_class(c, i, p));
+                placement_sb_add(&b, "anti-affinity class %s", placement_conflict_class(c, i, p));
         else
-                format_verdict(c, i, p, v, &b);
-        sb_add(&b, ")");
+                placement_format_verdict(c, i, p, v, &b);
+        placement_sb_add(&b, ")");
 }
 
 static void place_mover(struct ctx *c, size_t i, struct pl_decision *d) {
         const struct pl_role *r = &c->in->roles[i];
         size_t o = c->owner[i], m = c->move_to[i];
-        bool must_leave = c->node[o]->drain || !role_may_run_on(r, c->node[o]->name);
+        bool must_leave = c->node[o]->drain || !placement_role_may_run_on(r, c->node[o]->name);
 
         switch (c->cause[i]) {
         case CAUSE_MOVE_TO: {
-                enum verdict v = m == NO_NODE ? V_DOWN : verdict_new(c, i, m);
+                enum verdict v = m == NO_NODE ? V_DOWN : placement_verdict_new(c, i, m);
                 if (v == V_OK) {
                         decide(d, PL_MOVE, NULL, "operator asked to move it to %s", c->node[m]->name);
                         move(c, i, m, d);
@@ -988,15 +741,15 @@ static void place_mover(struct ctx *c, size_t i, struct pl_decision *d) {
                         move_away(c, i, d);
                         return;
                 }
-                struct sbuf b = sb_init(d->reason, sizeof(d->reason));
+                struct sbuf b = placement_sb_init(d->reason, sizeof(d->reason));
                 c->kind[i] = KIND_STAY;
                 d->action = PL_KEEP;
                 d->target = c->node[o]->name;
-                sb_add(&b, "cannot move to %s: ", r->move_to);
+                placement_sb_add(&b, "cannot move to %s: ", r->move_to);
                 if (m == NO_NODE)
-                        sb_add(&b, "no such node");
+                        placement_sb_add(&b, "no such node");
                 else
-                        format_verdict(c, i, m, v, &b);
+                        placement_format_verdict(c, i, m, v, &b);
                 return;
         }
         case CAUSE_DRAIN:
@@ -1012,7 +765,7 @@ static void place_mover(struct ctx *c, size_t i, struct pl_decision *d) {
         keep_running(c, i, d);
 }
 
-static void ctx_done(struct ctx *c) {
+void placement_ctx_done(struct ctx *c) {
         free(c->node);
         free(c->load);
         free(c->owner);
@@ -1030,7 +783,7 @@ static void ctx_done(struct ctx *c) {
 
 /* Decides every role into ret; with c->explain_role set, writes that
  * role's explanation at the moment it is decided. */
-static int run(struct ctx *c, const struct pl_input *in, struct pl_decision *ret) {
+int placement_run(struct ctx *c, const struct pl_input *in, struct pl_decision *ret) {
         const struct pl_node **nodes = NULL;
         int r = validate(in, &nodes);
         if (r < 0)
@@ -1067,7 +820,7 @@ static int run(struct ctx *c, const struct pl_input *in, struct pl_decision *ret
                 size_t i = (size_t)(order[k] - in->roles);
                 prepare(c, i, true);
                 if (i == c->explain_role)
-                        explain(c, i);
+                        placement_explain_role(c, i);
                 if (c->kind[i] == KIND_PLACE)
                         place_new(c, i, &ret[i]);
                 else
@@ -1077,7 +830,7 @@ static int run(struct ctx *c, const struct pl_input *in, struct pl_decision *ret
         /* Roles decided without placing them: against the final counts. */
         if (c->explain_role != SIZE_MAX) {
                 prepare(c, c->explain_role, true);
-                explain(c, c->explain_role);
+                placement_explain_role(c, c->explain_role);
         }
         return 0;
 }
@@ -1086,23 +839,9 @@ int placement_compute(const struct pl_input *in, struct pl_decision *ret) {
         struct ctx c = { .explain_role = SIZE_MAX };
         if (!ret && in && in->n_roles > 0)
                 return -EINVAL;
-        int r = run(&c, in, ret);
-        ctx_done(&c);
+        int r = placement_run(&c, in, ret);
+        placement_ctx_done(&c);
         return r;
-}
-
-void placement_explain(const struct pl_input *in, size_t role_index, char *buf, size_t size) {
-        struct ctx c = { .explain_role = role_index, .explain_buf = buf, .explain_size = size };
-        struct sbuf b = sb_init(buf, size);
-
-        if (!in || role_index >= in->n_roles) {
-                sb_add(&b, "no such role\n");
-                return;
-        }
-        _cleanup_free_ struct pl_decision *d = xcalloc(in->n_roles, sizeof(*d));
-        if (run(&c, in, d) < 0)
-                sb_add(&b, "inconsistent input: nothing to explain\n");
-        ctx_done(&c);
 }
 
 /* A failure counts while it is younger than the period (one exactly
