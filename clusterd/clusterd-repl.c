@@ -16,8 +16,7 @@
 #include <sys/eventfd.h>
 
 #include "clusterd/log.h"
-#include "clusterd/repl-int.h"
-#include "clusterd/sync-int.h"
+#include "clusterd/repl-impl-int.h"
 
 #define TICK_USEC (100 * USEC_PER_MSEC)
 #define RETRY_USEC (2 * USEC_PER_MSEC)
@@ -26,106 +25,6 @@
  * the first after a quiet spell goes at once, so an idle write waits for no
  * timer. */
 #define ACK_INTERVAL_USEC (1 * USEC_PER_MSEC)
-#define SNAPSHOT_MAX (512u * 1024 * 1024)
-
-enum repl_event {
-        EV_CONNECTED,
-        EV_GROUP_CHANGED,
-        EV_STATES_DIFFER, /* some members must receive the winner's state */
-        EV_STATES_EQUAL,  /* every member already holds it */
-        EV_ALL_INSTALLED,
-        EV_WINNER_LOST, /* the sync winner was evicted before it finished sending */
-        EV_EXCLUDED,
-        EV_DB_FAILED,
-        EV_DISCONNECTED,
-};
-
-enum write_state {
-        W_QUEUED,  /* waiting to be sent */
-        W_SENT,    /* multicast, not yet applied here */
-        W_APPLIED, /* applied here at res.version, waiting for every replica */
-};
-
-struct write {
-        uint64_t id;
-        struct op op; /* owned */
-        enum write_state state;
-        uint32_t sent_round;   /* the sync round it was sent in */
-        uint64_t applied_usec; /* monotonic; when it was applied here */
-        uint64_t commit_at;    /* version every replica must confirm */
-        struct op_result res;
-        uint64_t deadline_usec; /* monotonic */
-        repl_done_fn done;      /* NULL once forgotten */
-        void *userdata;
-        struct write *next;
-};
-
-struct outmsg {
-        struct msg_buf buf;
-        struct write **ws; /* the writes an OP message carries (NULL once completed); owned array */
-        size_t n_ws;
-        struct outmsg *next;
-};
-
-struct peer {
-        uint32_t nodeid, pid;
-        bool have_state;
-        struct msg_state st;
-        uint32_t round; /* from its STATE in this view */
-        enum sync_role role;
-        bool installed;
-        uint64_t acked;  /* highest version it confirmed in this view */
-        bool evicted;    /* given up on for the rest of this view */
-        bool evict_sent; /* this node asked for that already */
-};
-
-struct repl {
-        qb_loop_t *loop;
-        struct db *db;
-        struct cs *cs; /* borrowed; NULL while disconnected */
-        struct repl_config cfg;
-        const struct repl_callbacks *cb;
-        void *userdata;
-
-        enum repl_state state;
-        uint32_t my_nodeid, my_pid;
-        uint64_t view;             /* hash of the current membership */
-        uint32_t round;            /* incremented at every group change */
-        uint64_t round_start_usec; /* monotonic */
-        uint32_t *gone;            /* nodes whose corosync left with the last group change; owned */
-        size_t n_gone;
-        struct peer *peers; /* sorted by (nodeid, pid); owned */
-        size_t n_peers;
-        size_t winner;
-
-        struct {
-                uint8_t *data; /* owned */
-                uint64_t size, filled, checksum;
-                uint32_t count, next;
-        } rx;
-
-        bool in_batch;    /* a transaction is open for delivered ops */
-        unsigned changed; /* REPL_CHANGED_* in the open batch */
-        bool writable;
-        uint64_t committed;
-
-        struct write *writes; /* FIFO, owned */
-        size_t n_writes;
-        uint64_t next_write_id;
-        uint64_t next_seq; /* last origin_seq used */
-
-        struct outmsg *out, *out_tail; /* FIFO, owned */
-        qb_loop_timer_handle retry_timer;
-        bool retry_armed;
-        qb_loop_timer_handle tick_timer;
-
-        int wake_fd; /* eventfd for flush_soon() */
-        bool flush_armed;
-        uint64_t last_ack_usec; /* monotonic; when the last ACK was queued */
-        uint64_t acked_sent;    /* version that ACK carried */
-        qb_loop_timer_handle ack_timer;
-        bool ack_armed;
-};
 
 static const char *const state_names[_REPL_STATE_MAX] = {
         [REPL_DISCONNECTED] = "disconnected",
@@ -185,7 +84,7 @@ static enum repl_state next_state(enum repl_state s, enum repl_event ev) {
         return s;
 }
 
-static void repl_transition(struct repl *r, enum repl_event ev) {
+void repl_transition(struct repl *r, enum repl_event ev) {
         enum repl_state to = next_state(r->state, ev);
         int level = to == REPL_SYNCED || to == REPL_FAILED ? LOG_NOTICE : LOG_INFO;
 
@@ -243,7 +142,7 @@ static void flush_out(struct repl *r) {
 
 /* Queues a message (taking b's buffer) with the writes it carries (taking
  * the ws array, may be NULL). */
-static void enqueue(struct repl *r, struct msg_buf *b, struct write **ws, size_t n_ws) {
+void repl_enqueue(struct repl *r, struct msg_buf *b, struct write **ws, size_t n_ws) {
         struct outmsg *m = xcalloc(1, sizeof(*m));
         m->buf = *b;
         *b = (struct msg_buf){};
@@ -259,7 +158,7 @@ static void enqueue(struct repl *r, struct msg_buf *b, struct write **ws, size_t
 
 /* Drops messages that were not handed to corosync yet: after a group change
  * they would be stale. Writes they carried go back to the queue. */
-static void drop_out(struct repl *r) {
+void repl_drop_out(struct repl *r) {
         while (r->out) {
                 struct outmsg *m = r->out;
                 r->out = m->next;
@@ -271,12 +170,12 @@ static void drop_out(struct repl *r) {
         r->out_tail = NULL;
 }
 
-static void send_simple(struct repl *r, enum msg_type type, uint64_t value) {
+void repl_send_simple(struct repl *r, enum msg_type type, uint64_t value) {
         struct msg_buf b = {};
         msg_begin(&b, type, r->view, r->round);
         msg_buf_put_le(&b, value, 8);
         msg_end(&b);
-        enqueue(r, &b, NULL, 0);
+        repl_enqueue(r, &b, NULL, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -312,7 +211,7 @@ static void complete(struct repl *r, struct write *w, int error, const char *fmt
 
 /* Sends every queued write, as few messages as fit: one batch per message
  * (see msg_ops_begin()), each op numbered in order. */
-static void send_queued(struct repl *r) {
+void repl_send_queued(struct repl *r) {
         size_t max = r->cs ? cs_max_message_size(r->cs) : 0;
         struct write *w = r->writes;
 
@@ -370,7 +269,7 @@ static void send_queued(struct repl *r) {
                 log_debug("Sending %zu operation(s), origin sequence %" PRIu64 "..%" PRIu64 " (view %016" PRIx64
                           ", round %" PRIu32 ")",
                           n, ws[0]->op.origin_seq, ws[n - 1]->op.origin_seq, r->view, r->round);
-                enqueue(r, &b, ws, n);
+                repl_enqueue(r, &b, ws, n);
         }
 }
 
@@ -391,7 +290,7 @@ static int32_t wake_cb(int32_t fd, int32_t revents, void *data) {
 
         (void)!read(fd, &n, sizeof(n));
         r->flush_armed = false;
-        send_queued(r);
+        repl_send_queued(r);
         return 0;
 }
 
@@ -399,7 +298,7 @@ static int32_t wake_cb(int32_t fd, int32_t revents, void *data) {
  * is in the cluster's state or not, and a writable partition's state is
  * final in that respect (docs/replication.md, "Writes across membership
  * changes"). Without quorum nothing is final yet: they wait. */
-static void resolve_writes(struct repl *r) {
+void repl_resolve_writes(struct repl *r) {
         uint64_t applied_seq = 0;
         struct write *w, *next;
 
@@ -435,7 +334,7 @@ static void resolve_writes(struct repl *r) {
         }
 }
 
-static void update_committed(struct repl *r) {
+void repl_update_committed(struct repl *r) {
         uint64_t c = UINT64_MAX;
         struct write *w, *next;
 
@@ -455,8 +354,6 @@ static void update_committed(struct repl *r) {
                         complete(r, w, 0, NULL);
         }
 }
-
-static void check_members(struct repl *r, uint64_t now);
 
 static void tick_cb(void *data) {
         struct repl *r = data;
@@ -481,7 +378,7 @@ static void tick_cb(void *data) {
                                  "(replication is %s): it may or may not have been applied",
                                  state);
         }
-        check_members(r, now);
+        repl_check_members(r, now);
         (void)qb_loop_timer_add(r->loop, QB_LOOP_LOW, TICK_USEC * NSEC_PER_USEC, r, tick_cb, &r->tick_timer);
 }
 
@@ -491,7 +388,7 @@ int repl_submit(struct repl *r, struct op *op, repl_done_fn done, void *userdata
         int k;
 
         /* Validate now, so that a bad op is refused to the client and
-         * never fails later in send_queued(). */
+         * never fails later in repl_send_queued(). */
         k = msg_put_op(&probe, op, e);
         msg_buf_done(&probe);
         if (k < 0)
@@ -562,8 +459,6 @@ uint32_t repl_replica_votes(struct repl *r) {
         return votes;
 }
 
-static void fail(struct repl *r, int error, const char *fmt, ...) _printf_(3, 4);
-
 static bool quorum_current(struct repl *r, const struct cs_quorum *q) {
         _cleanup_free_ uint32_t *nodes = xcalloc(MAX(r->n_peers, 1), sizeof(uint32_t));
         size_t n = 0;
@@ -572,7 +467,7 @@ static bool quorum_current(struct repl *r, const struct cs_quorum *q) {
         return sync_quorum_current(nodes, n, r->gone, r->n_gone, q->members, q->n_members);
 }
 
-static void update_writable(struct repl *r) {
+void repl_update_writable(struct repl *r) {
         const struct cs_quorum *q = r->cs ? cs_quorum(r->cs) : NULL;
         bool w = q && q->known && r->state == REPL_SYNCED && db_position(r->db)->version > 0 &&
                  sync_may_write(q->quorate, q->quorum, repl_replica_votes(r)) && quorum_current(r, q);
@@ -584,7 +479,7 @@ static void update_writable(struct repl *r) {
         if (w && q->ring_seq > db_position(r->db)->epoch) {
                 e = db_raise_epoch(r->db, q->ring_seq);
                 if (e < 0) {
-                        fail(r, e, "cannot record epoch %" PRIu64 ": %s", q->ring_seq, db_last_error(r->db));
+                        repl_fail(r, e, "cannot record epoch %" PRIu64 ": %s", q->ring_seq, db_last_error(r->db));
                         return;
                 }
         }
@@ -601,15 +496,15 @@ static void update_writable(struct repl *r) {
                            : !quorum_current(r, q) ? "waiting for corosync's quorum verdict on the new membership"
                                                    : "too few replicas for quorum");
         if (w) {
-                resolve_writes(r);
-                send_queued(r);
+                repl_resolve_writes(r);
+                repl_send_queued(r);
         }
         if (r->cb->status)
                 r->cb->status(r->userdata);
 }
 
 void repl_quorum_change(struct repl *r) {
-        update_writable(r);
+        repl_update_writable(r);
         if (r->cb->status)
                 r->cb->status(r->userdata);
 }
@@ -617,25 +512,25 @@ void repl_quorum_change(struct repl *r) {
 /* ------------------------------------------------------------------------ */
 /* Batches                                                                   */
 
-static void send_ack(struct repl *r) {
+void repl_send_ack(struct repl *r) {
         uint64_t v = db_position(r->db)->version;
         r->last_ack_usec = now_monotonic_usec();
         r->acked_sent = v;
-        send_simple(r, MSG_ACK, v);
+        repl_send_simple(r, MSG_ACK, v);
 }
 
 static void ack_timer_cb(void *data) {
         struct repl *r = data;
         r->ack_armed = false;
         if (r->state == REPL_SYNCED && r->cs && db_position(r->db)->version > r->acked_sent)
-                send_ack(r);
+                repl_send_ack(r);
 }
 
 static void ack_soon(struct repl *r) {
         uint64_t now = now_monotonic_usec();
 
         if (now - r->last_ack_usec >= ACK_INTERVAL_USEC) {
-                send_ack(r);
+                repl_send_ack(r);
                 return;
         }
         if (!r->ack_armed &&
@@ -644,7 +539,7 @@ static void ack_soon(struct repl *r) {
                 r->ack_armed = true;
 }
 
-static void end_batch(struct repl *r, bool ack) {
+void repl_end_batch(struct repl *r, bool ack) {
         int e;
 
         if (!r->in_batch)
@@ -652,7 +547,7 @@ static void end_batch(struct repl *r, bool ack) {
         r->in_batch = false;
         e = db_commit(r->db);
         if (e < 0) {
-                fail(r, e, "cannot commit applied operations: %s", db_last_error(r->db));
+                repl_fail(r, e, "cannot commit applied operations: %s", db_last_error(r->db));
                 return;
         }
         if (r->changed && r->cb->changed)
@@ -663,10 +558,10 @@ static void end_batch(struct repl *r, bool ack) {
 }
 
 void repl_dispatch_done(struct repl *r) {
-        end_batch(r, true);
+        repl_end_batch(r, true);
 }
 
-static void fail(struct repl *r, int error, const char *fmt, ...) {
+void repl_fail(struct repl *r, int error, const char *fmt, ...) {
         char msg[512];
         va_list ap;
 
@@ -678,420 +573,11 @@ static void fail(struct repl *r, int error, const char *fmt, ...) {
                 r->in_batch = false;
                 db_rollback(r->db);
         }
-        drop_out(r);
+        repl_drop_out(r);
         repl_transition(r, EV_DB_FAILED);
         r->writable = false;
         if (r->cb->failed)
                 r->cb->failed(r->userdata, error, msg);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Sync                                                                      */
-
-static int cmp_member(const void *a, const void *b) {
-        const struct cs_member *x = a, *y = b;
-        if (x->nodeid != y->nodeid)
-                return x->nodeid < y->nodeid ? -1 : 1;
-        return x->pid < y->pid ? -1 : x->pid > y->pid;
-}
-
-static struct peer *find_peer(struct repl *r, uint32_t nodeid, uint32_t pid) {
-        for (size_t i = 0; i < r->n_peers; i++)
-                if (r->peers[i].nodeid == nodeid && r->peers[i].pid == pid)
-                        return &r->peers[i];
-        return NULL;
-}
-
-static struct peer *my_peer(struct repl *r) {
-        return find_peer(r, r->my_nodeid, r->my_pid);
-}
-
-static void send_state(struct repl *r) {
-        struct msg_state s = { .pos = *db_position(r->db), .schema = DB_SCHEMA_VERSION };
-        struct db_cluster c;
-        struct msg_buf b = {};
-
-        if (db_get_cluster(r->db, &c) >= 0)
-                snprintf(s.uuid, sizeof(s.uuid), "%s", c.uuid);
-        msg_begin(&b, MSG_STATE, r->view, r->round);
-        msg_put_state(&b, &s);
-        msg_end(&b);
-        enqueue(r, &b, NULL, 0);
-}
-
-static void synced(struct repl *r) {
-        uint64_t seq = 0;
-        struct peer *me = my_peer(r);
-
-        if (db_origin_seq(r->db, r->my_nodeid, &seq) >= 0)
-                r->next_seq = MAX(r->next_seq, seq);
-        r->committed = 0;
-        if (me)
-                me->acked = db_position(r->db)->version;
-        /* Everyone confirms the synced state, which restarts commit tracking. */
-        send_ack(r);
-        update_writable(r);
-        resolve_writes(r);
-        send_queued(r);
-        if (r->cb->status)
-                r->cb->status(r->userdata);
-}
-
-static void send_snapshot(struct repl *r) {
-        _cleanup_free_ void *data = NULL;
-        size_t size = 0, chunk, max;
-        uint64_t checksum;
-        uint32_t count;
-        struct err e = {};
-        int k;
-
-        k = db_snapshot_create(r->db, &data, &size, &e);
-        if (k < 0) {
-                fail(r, k, "cannot create a snapshot to send: %s", e.msg);
-                return;
-        }
-        /* Leave room for the header and the chunk's own fields. */
-        max = cs_max_message_size(r->cs);
-        chunk = max > 4096 ? MIN(max - 1024, (size_t)(256 * 1024)) : 1024;
-        count = (uint32_t)MAX((size + chunk - 1) / chunk, 1);
-        checksum = siphash24(0, 0, data, size);
-        log_info("Sending the cluster state (%zu bytes in %" PRIu32 " chunks)", size, count);
-        for (uint32_t i = 0; i < count; i++) {
-                struct msg_buf b = {};
-                size_t off = (size_t)i * chunk;
-                struct msg_chunk c = { .index = i,
-                                       .count = count,
-                                       .total_size = size,
-                                       .checksum = checksum,
-                                       .data = (const uint8_t *)data + off,
-                                       .size = (uint32_t)MIN(chunk, size - off) };
-                msg_begin(&b, MSG_CHUNK, r->view, r->round);
-                msg_put_chunk(&b, &c);
-                msg_end(&b);
-                enqueue(r, &b, NULL, 0);
-        }
-}
-
-static void decide(struct repl *r) {
-        _cleanup_free_ struct sync_member *m = xcalloc(MAX(r->n_peers, 1), sizeof(*m));
-        _cleanup_free_ size_t *idx = xcalloc(MAX(r->n_peers, 1), sizeof(size_t));
-        struct sync_decision d = {};
-        struct peer *me = my_peer(r);
-        size_t n = 0;
-        int k;
-
-        /* Evicted members take no part in this view any more. */
-        for (size_t i = 0; i < r->n_peers; i++) {
-                struct peer *p = &r->peers[i];
-                if (p->evicted)
-                        continue;
-                m[n] = (struct sync_member){
-                        .nodeid = p->nodeid, .pid = p->pid, .pos = p->st.pos, .schema = p->st.schema
-                };
-                memcpy(m[n].uuid, p->st.uuid, sizeof(m[n].uuid));
-                idx[n++] = i;
-        }
-        k = sync_decide(m, n, &d);
-        if (k == -ENODATA) {
-                log_info("Sync: no member holds cluster state yet");
-                repl_transition(r, EV_STATES_EQUAL);
-                synced(r);
-                return;
-        }
-        r->winner = idx[d.winner];
-        for (size_t j = 0; j < n; j++) {
-                r->peers[idx[j]].role = d.roles[j];
-                r->peers[idx[j]].installed = false;
-        }
-        log_info("Sync of %zu member(s): %s; %zu must receive it", n, d.reason, d.n_receivers);
-        sync_decision_done(&d);
-
-        if (me && me->role == SYNC_EXCLUDED) {
-                log_error("This node cannot take part in the group: its database belongs to cluster '%s' (schema "
-                          "%" PRIu32 ") but the group's newest state is of cluster '%s' (schema %" PRIu32 ")",
-                          me->st.uuid, me->st.schema, r->peers[r->winner].st.uuid, r->peers[r->winner].st.schema);
-                repl_transition(r, EV_EXCLUDED);
-                if (r->cb->failed)
-                        r->cb->failed(r->userdata, -EPROTO, "database of another cluster or schema");
-                return;
-        }
-        if (r->n_peers > 0 && !me)
-                return;
-
-        for (size_t i = 0; i < r->n_peers; i++)
-                if (r->peers[i].role == SYNC_RECEIVE) {
-                        repl_transition(r, EV_STATES_DIFFER);
-                        if (&r->peers[r->winner] == me)
-                                send_snapshot(r);
-                        return;
-                }
-        repl_transition(r, EV_STATES_EQUAL);
-        synced(r);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Members that do not answer                                                */
-
-/* Asks the group to stop waiting for p. Every member acts on the EVICT at
- * the same position in the stream, so they all agree on who is left. */
-static void request_eviction(struct repl *r, struct peer *p, const char *why) {
-        struct msg_buf b = {};
-        char buf[64];
-
-        if (p->evicted || p->evict_sent || p == my_peer(r))
-                return;
-        p->evict_sent = true;
-        log_warning("Node %" PRIu32 " (pid %" PRIu32 ") has not %s for %s; asking the group to stop waiting for it",
-                    p->nodeid, p->pid, why, format_duration(buf, sizeof(buf), r->cfg.member_timeout_usec));
-        msg_begin(&b, MSG_EVICT, r->view, r->round);
-        msg_put_member(&b, p->nodeid, p->pid);
-        msg_end(&b);
-        enqueue(r, &b, NULL, 0);
-}
-
-static void check_members(struct repl *r, uint64_t now) {
-        struct peer *me = my_peer(r);
-        uint64_t waited = now - r->round_start_usec;
-
-        if (!r->cs || !me || r->cfg.member_timeout_usec == 0)
-                return;
-        if (r->state == REPL_SYNCING && waited > r->cfg.member_timeout_usec) {
-                for (size_t i = 0; i < r->n_peers; i++)
-                        if (!r->peers[i].have_state && !r->peers[i].evicted)
-                                request_eviction(r, &r->peers[i], "sent its state");
-                return;
-        }
-        if (r->state == REPL_TRANSFER) {
-                /* Large states take longer: one more timeout per 16 MiB. */
-                uint64_t allow = r->cfg.member_timeout_usec * (2 + r->rx.size / (16u << 20));
-                if (waited <= allow)
-                        return;
-                if (me->role == SYNC_RECEIVE && !me->installed)
-                        request_eviction(r, &r->peers[r->winner], "sent the cluster state");
-                for (size_t i = 0; i < r->n_peers; i++)
-                        if (r->peers[i].role == SYNC_RECEIVE && !r->peers[i].installed && !r->peers[i].evicted)
-                                request_eviction(r, &r->peers[i], "installed the cluster state");
-                return;
-        }
-        if (r->state != REPL_SYNCED)
-                return;
-        for (struct write *w = r->writes; w; w = w->next) {
-                if (w->state != W_APPLIED || now - w->applied_usec <= r->cfg.member_timeout_usec)
-                        continue;
-                for (size_t i = 0; i < r->n_peers; i++) {
-                        struct peer *p = &r->peers[i];
-                        if (p->role != SYNC_EXCLUDED && !p->evicted && p->acked < w->commit_at)
-                                request_eviction(r, p, "confirmed a write");
-                }
-        }
-}
-
-static void on_evict(struct repl *r, struct peer *from, const uint8_t *body, size_t size) {
-        uint32_t nodeid = 0, pid = 0;
-        struct peer *p;
-        struct err e = {};
-        bool was_winner;
-
-        if (msg_decode_member(body, size, &nodeid, &pid, &e) < 0) {
-                log_warning("Dropped a malformed eviction from node %" PRIu32 ": %s", from->nodeid, e.msg);
-                return;
-        }
-        p = find_peer(r, nodeid, pid);
-        if (!p || p->evicted)
-                return;
-        if (p == my_peer(r)) {
-                fail(r, -ETIMEDOUT,
-                     "node %" PRIu32 " gave up waiting for this node (it did not answer in time); rejoining",
-                     from->nodeid);
-                return;
-        }
-        was_winner = r->state == REPL_TRANSFER && p == &r->peers[r->winner];
-        p->evicted = true;
-        p->role = SYNC_EXCLUDED;
-        log_notice("Node %" PRIu32 " (pid %" PRIu32 ") is no longer waited for in this view (evicted by node %" PRIu32
-                   "); it rejoins when it answers again",
-                   p->nodeid, p->pid, from->nodeid);
-
-        switch (r->state) {
-        case REPL_SYNCING:
-                for (size_t i = 0; i < r->n_peers; i++)
-                        if (!r->peers[i].have_state && !r->peers[i].evicted)
-                                return;
-                decide(r);
-                break;
-        case REPL_TRANSFER:
-                if (was_winner) {
-                        free_and_null(r->rx.data);
-                        r->rx = (typeof(r->rx)){};
-                        repl_transition(r, EV_WINNER_LOST);
-                        decide(r);
-                        break;
-                }
-                for (size_t i = 0; i < r->n_peers; i++)
-                        if (r->peers[i].role == SYNC_RECEIVE && !r->peers[i].installed)
-                                return;
-                repl_transition(r, EV_ALL_INSTALLED);
-                synced(r);
-                break;
-        case REPL_SYNCED:
-                update_writable(r);
-                update_committed(r);
-                break;
-        default:
-                break;
-        }
-}
-
-static uint64_t view_hash(const struct cs_member *sorted, size_t n) {
-        _cleanup_free_ uint32_t *pairs = xcalloc(MAX(n, 1) * 2, sizeof(uint32_t));
-        for (size_t i = 0; i < n; i++) {
-                pairs[2 * i] = sorted[i].nodeid;
-                pairs[2 * i + 1] = sorted[i].pid;
-        }
-        return siphash24(UINT64_C(0x636c7573746572), n, pairs, n * 2 * sizeof(uint32_t));
-}
-
-void repl_group_change(struct repl *r, const struct cs_member *members, size_t n, const struct cs_member *left,
-                       size_t n_left) {
-        _cleanup_free_ struct cs_member *sorted = xcalloc(MAX(n, 1), sizeof(*sorted));
-        bool was_writable = r->writable;
-
-        /* Operations applied so far belong to the old view: make them
-         * durable now; confirmations restart after the sync. */
-        end_batch(r, false);
-        if (r->state == REPL_FAILED || r->state == REPL_DISCONNECTED)
-                return;
-
-        memcpy(sorted, members, n * sizeof(*sorted));
-        qsort(sorted, n, sizeof(*sorted), cmp_member);
-        r->view = view_hash(sorted, n);
-        r->round++;
-        r->round_start_usec = now_monotonic_usec();
-        free(r->peers);
-        r->peers = xcalloc(MAX(n, 1), sizeof(*r->peers));
-        r->n_peers = n;
-        for (size_t i = 0; i < n; i++)
-                r->peers[i] = (struct peer){ .nodeid = sorted[i].nodeid, .pid = sorted[i].pid };
-        /* Nodes whose corosync left: votequorum must say so too before its
-         * verdict counts for this view (see sync_quorum_current). */
-        free(r->gone);
-        r->gone = xcalloc(MAX(n_left, 1), sizeof(uint32_t));
-        r->n_gone = 0;
-        for (size_t i = 0; i < n_left; i++)
-                if (left[i].reason == CS_REASON_NODEDOWN)
-                        r->gone[r->n_gone++] = left[i].nodeid;
-        free_and_null(r->rx.data);
-        r->rx = (typeof(r->rx)){};
-        r->committed = 0;
-        drop_out(r);
-
-        repl_transition(r, EV_GROUP_CHANGED);
-        r->writable = false;
-        if (was_writable)
-                log_info("Cluster database is read-only while the members sync");
-        if (!my_peer(r)) {
-                log_debug("Group change without this process in it; waiting for the next one");
-                return;
-        }
-        send_state(r);
-        if (r->cb->status)
-                r->cb->status(r->userdata);
-}
-
-static void on_state(struct repl *r, struct peer *p, const struct msg_header *h, const uint8_t *body, size_t size) {
-        struct err e = {};
-        if (msg_decode_state(body, size, &p->st, &e) < 0) {
-                log_warning("Dropped a malformed state message from node %" PRIu32 ": %s", p->nodeid, e.msg);
-                return;
-        }
-        if (p->evicted)
-                return;
-        p->have_state = true;
-        p->round = h->round;
-        if (r->state != REPL_SYNCING)
-                return;
-        for (size_t i = 0; i < r->n_peers; i++)
-                if (!r->peers[i].have_state && !r->peers[i].evicted)
-                        return;
-        decide(r);
-}
-
-static void install_received(struct repl *r) {
-        struct err e = {};
-        uint64_t sum = siphash24(0, 0, r->rx.data, r->rx.size);
-        int k;
-
-        if (sum != r->rx.checksum) {
-                fail(r, -EBADMSG, "the received cluster state does not match its checksum");
-                return;
-        }
-        k = db_snapshot_install(r->db, r->rx.data, r->rx.size, &e);
-        free_and_null(r->rx.data);
-        if (k < 0) {
-                fail(r, k, "cannot install the received cluster state: %s", e.msg);
-                return;
-        }
-        log_notice("Installed the cluster state from node %" PRIu32 " (epoch %" PRIu64 ", version %" PRIu64 ")",
-                   r->peers[r->winner].nodeid, db_position(r->db)->epoch, db_position(r->db)->version);
-        if (r->cb->changed)
-                r->cb->changed(r->userdata, REPL_CHANGED_ALL);
-        send_simple(r, MSG_INSTALLED, db_position(r->db)->version);
-}
-
-static void on_chunk(struct repl *r, struct peer *p, const uint8_t *body, size_t size) {
-        struct peer *me = my_peer(r);
-        struct msg_chunk c;
-        struct err e = {};
-
-        if (msg_decode_chunk(body, size, &c, &e) < 0) {
-                fail(r, -EBADMSG, "malformed state chunk from node %" PRIu32 ": %s", p->nodeid, e.msg);
-                return;
-        }
-        if (!me || me->role != SYNC_RECEIVE)
-                return;
-        if (c.index == 0) {
-                if (c.total_size > SNAPSHOT_MAX) {
-                        fail(r, -EFBIG, "the cluster state offered is %" PRIu64 " bytes, more than %u", c.total_size,
-                             SNAPSHOT_MAX);
-                        return;
-                }
-                free(r->rx.data);
-                r->rx.data = xmalloc(MAX(c.total_size, 1));
-                r->rx.size = c.total_size;
-                r->rx.filled = 0;
-                r->rx.count = c.count;
-                r->rx.next = 0;
-                r->rx.checksum = c.checksum;
-        }
-        if (!r->rx.data || c.index != r->rx.next || c.count != r->rx.count || c.total_size != r->rx.size ||
-            c.checksum != r->rx.checksum || r->rx.filled + c.size > r->rx.size) {
-                fail(r, -EBADMSG, "state chunk %" PRIu32 "/%" PRIu32 " from node %" PRIu32 " is out of order", c.index,
-                     c.count, p->nodeid);
-                return;
-        }
-        memcpy(r->rx.data + r->rx.filled, c.data, c.size);
-        r->rx.filled += c.size;
-        r->rx.next++;
-        if (r->rx.next < r->rx.count)
-                return;
-        if (r->rx.filled != r->rx.size) {
-                fail(r, -EBADMSG, "the received cluster state is %" PRIu64 " bytes, %" PRIu64 " announced",
-                     r->rx.filled, r->rx.size);
-                return;
-        }
-        install_received(r);
-}
-
-static void on_installed(struct repl *r, struct peer *p) {
-        p->installed = true;
-        /* It now holds the winner's state: if the sync has to be decided
-         * again (the winner evicted), it must count with that state. */
-        p->st = r->peers[r->winner].st;
-        for (size_t i = 0; i < r->n_peers; i++)
-                if (r->peers[i].role == SYNC_RECEIVE && !r->peers[i].installed)
-                        return;
-        repl_transition(r, EV_ALL_INSTALLED);
-        synced(r);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1133,14 +619,14 @@ static int apply_one(struct repl *r, struct peer *p, struct op *op, const uint8_
         if (!r->in_batch) {
                 k = db_begin(r->db);
                 if (k < 0) {
-                        fail(r, k, "cannot start a transaction: %s", db_last_error(r->db));
+                        repl_fail(r, k, "cannot start a transaction: %s", db_last_error(r->db));
                         return k;
                 }
                 r->in_batch = true;
         }
         k = db_apply_op(r->db, p->nodeid, op, raw, raw_size, &res);
         if (k < 0) {
-                fail(r, k, "cannot apply a %s operation: %s", op_kind_to_string(op->kind), db_last_error(r->db));
+                repl_fail(r, k, "cannot apply a %s operation: %s", op_kind_to_string(op->kind), db_last_error(r->db));
                 return k;
         }
         r->changed |= changed_mask(op->kind);
@@ -1212,7 +698,7 @@ static void on_ack(struct repl *r, struct peer *p, const uint8_t *body, size_t s
                 return;
         }
         p->acked = MAX(p->acked, v);
-        update_committed(r);
+        repl_update_committed(r);
 }
 
 void repl_deliver(struct repl *r, uint32_t nodeid, uint32_t pid, const void *msg, size_t size) {
@@ -1233,14 +719,14 @@ void repl_deliver(struct repl *r, uint32_t nodeid, uint32_t pid, const void *msg
                        msg_type_to_string(h.type), nodeid, h.view, r->view, state_names[r->state]);
                 return;
         }
-        p = find_peer(r, nodeid, pid);
+        p = repl_find_peer(r, nodeid, pid);
         if (!p) {
                 log_debug("Dropped a %s message from node %" PRIu32 " pid %" PRIu32 ", which is not in the view",
                           msg_type_to_string(h.type), nodeid, pid);
                 return;
         }
         if (h.type == MSG_STATE)
-                return on_state(r, p, &h, body, body_size);
+                return repl_on_state(r, p, &h, body, body_size);
         /* Everything else must come from the sender's state round of this
          * view, and not from a member the group stopped waiting for. */
         if (!p->have_state || h.round != p->round || p->evicted) {
@@ -1253,11 +739,11 @@ void repl_deliver(struct repl *r, uint32_t nodeid, uint32_t pid, const void *msg
         switch (h.type) {
         case MSG_CHUNK:
                 if (r->state == REPL_TRANSFER && p == &r->peers[r->winner])
-                        on_chunk(r, p, body, body_size);
+                        repl_on_chunk(r, p, body, body_size);
                 break;
         case MSG_INSTALLED:
                 if (r->state == REPL_TRANSFER)
-                        on_installed(r, p);
+                        repl_on_installed(r, p);
                 break;
         case MSG_OP:
                 if (r->state == REPL_SYNCED && p->role != SYNC_EXCLUDED)
@@ -1272,7 +758,7 @@ void repl_deliver(struct repl *r, uint32_t nodeid, uint32_t pid, const void *msg
                 break;
         case MSG_EVICT:
                 if (!p->evicted)
-                        on_evict(r, p, body, body_size);
+                        repl_on_evict(r, p, body, body_size);
                 break;
         default:
                 break;
@@ -1323,8 +809,8 @@ void repl_attach(struct repl *r, struct cs *cs) {
 }
 
 void repl_detach(struct repl *r) {
-        end_batch(r, false);
-        drop_out(r);
+        repl_end_batch(r, false);
+        repl_drop_out(r);
         if (r->retry_armed) {
                 qb_loop_timer_del(r->loop, r->retry_timer);
                 r->retry_armed = false;
@@ -1348,12 +834,12 @@ void repl_detach(struct repl *r) {
 struct repl *repl_free(struct repl *r) {
         if (!r)
                 return NULL;
-        end_batch(r, false);
+        repl_end_batch(r, false);
         while (r->writes)
                 complete(r, r->writes, r->writes->state == W_QUEUED ? -ENOTCONN : -ESHUTDOWN,
                          "clusterd is stopping: %s",
                          r->writes->state == W_QUEUED ? "nothing was written" : "the write may or may not be applied");
-        drop_out(r);
+        repl_drop_out(r);
         if (r->retry_armed)
                 qb_loop_timer_del(r->loop, r->retry_timer);
         if (r->ack_armed)
