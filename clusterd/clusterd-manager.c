@@ -82,14 +82,17 @@ static int64_t setting_value(struct clusterd *c, const char *key, int64_t fallba
         return setting_int(d, value, fallback);
 }
 
+static bool live_up(const struct live_node *live) {
+        return live && live->online && live->daemon;
+}
+
 bool clusterd_node_up(struct clusterd *c, const char *name) {
         struct db_node n = {};
         bool up = false;
 
         if (!name || db_node_get(c->db, name, &n) < 0)
                 return false;
-        const struct live_node *live = membership_find(&c->live, n.nodeid);
-        up = live && live->online && live->daemon;
+        up = live_up(membership_find(&c->live, n.nodeid));
         db_node_done(&n);
         return up;
 }
@@ -478,14 +481,14 @@ static int build_input(struct clusterd *c, struct pl_build *b) {
                                 b->override[b->n_roles] = xasprintf(
                                         "waiting: clusterd is not running on node '%s', where the role may run",
                                         dr->active_node);
-                        } else if (!streq_ptr(dr->owner, dr->active_node))
-                                /* Moving: the old owner is stopping it. */
-                                pr->state = PL_ROLE_ACTIVE;
-                        else
+                        } else
+                                /* Running, or moving (the old owner is
+                                 * stopping it): either way it is active. */
                                 pr->state = PL_ROLE_ACTIVE;
                 } else if (dr->failed)
                         pr->state = PL_ROLE_FAILED;
-                else if (dr->owner && dr->want_started && clusterd_node_up(c, dr->owner))
+                else if (dr->owner && dr->want_started &&
+                         live_up(live_by_name(c, b->db_nodes, b->n_db_nodes, dr->owner)))
                         pr->state = PL_ROLE_ACTIVE, pr->owner = dr->owner;
                 else {
                         pr->state = PL_ROLE_STOPPED;
