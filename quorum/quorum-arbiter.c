@@ -315,7 +315,7 @@ static void forget(struct arbiter *a) {
 /* ------------------------------------------------------------------------ */
 /* Results                                                                   */
 
-static void read_done(struct step *s, enum arbiter_result res, const struct arbiter_record *r) {
+static void read_done(struct step *s, enum arbiter_result res, const struct arbiter_record *r, const char *message) {
         struct arbiter *a = s->a;
         bool holding = a->state == ARBITER_HOLDING;
         char why[128];
@@ -363,7 +363,8 @@ static void read_done(struct step *s, enum arbiter_result res, const struct arbi
         }
         if (res == ARBITER_CORRUPT) {
                 forget(a);
-                note_error(a, s->now, ARBITER_HEALTH_CORRUPT, -EBADMSG, "the witness record is corrupt");
+                note_error(a, s->now, ARBITER_HEALTH_CORRUPT, -EBADMSG, "%s",
+                           message ? message : "the witness record is corrupt");
                 if (holding)
                         give_up_vote(s, ARBITER_WATCHING, a->last_error_text);
         }
@@ -459,7 +460,7 @@ static void op_done(struct step *s, enum arbiter_result res, const struct arbite
                 break;
         }
         if (kind == ARBITER_OP_READ)
-                read_done(s, res, r);
+                read_done(s, res, r, message);
         else
                 write_done(s, res);
 }
