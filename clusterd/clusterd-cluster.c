@@ -211,6 +211,7 @@ static void connect_cb(void *data) {
         repl_attach(c->repl, c->cs);
         membership_update(c);
         clusterd_nodes_changed(c);
+        clusterd_witness_update(c);
         (void)clusterd_start_tcp(c);
 }
 
@@ -225,6 +226,7 @@ void clusterd_connect_soon(struct clusterd *c, uint64_t delay_usec) {
 void clusterd_disconnect(struct clusterd *c) {
         if (!c->cs)
                 return;
+        clusterd_witness_stop(c);
         repl_detach(c->repl);
         c->cs = cs_free(c->cs);
         c->disconnected_usec = now_monotonic_usec();
@@ -302,7 +304,9 @@ int clusterd_render_corosync_conf(struct clusterd *c, char **ret, struct err *e)
         _cleanup_free_ struct corosync_conf_node *cn = xcalloc(MAX(n, 1), sizeof(*cn));
         for (size_t i = 0; i < n; i++)
                 cn[i] = (struct corosync_conf_node){ nodes[i].name, nodes[i].nodeid, nodes[i].address };
-        r = corosync_conf_render(cl.name, cl.token_ms ? cl.token_ms : 3000, cn, n, ret, e);
+        struct corosync_conf_device dev;
+        bool have_device = clusterd_witness_device(c, (uint32_t)n, &dev);
+        r = corosync_conf_render(cl.name, cl.token_ms ? cl.token_ms : 3000, cn, n, have_device ? &dev : NULL, ret, e);
         db_nodes_free(nodes, n);
         return r;
 }

@@ -422,6 +422,7 @@ static const struct setting settings[] = {
         { "fencing.watchdog", parse_command, offsetof(struct config, fencing.watchdog), 0, PATH_MAX - 1 },
         { "fencing.watchdog-timeout", parse_duration_setting, offsetof(struct config, fencing.watchdog_timeout_usec),
           USEC_PER_SEC, 10 * USEC_PER_MINUTE },
+        { "witness.credentials", parse_path, offsetof(struct config, witness.credentials), 0, PATH_MAX - 1 },
         { "corosync.config", parse_path, offsetof(struct config, corosync.config), 0, PATH_MAX - 1 },
         { "corosync.authkey", parse_path, offsetof(struct config, corosync.authkey), 0, PATH_MAX - 1 },
         { "corosync.start-command", parse_command, offsetof(struct config, corosync.start_command), 0, COMMAND_MAX },
@@ -561,6 +562,7 @@ struct config *config_new_default(void) {
         c->agents.max_running = 16;
         c->fencing.watchdog = xstrdup("auto");
         c->fencing.watchdog_timeout_usec = 10 * USEC_PER_SEC;
+        c->witness.credentials = xstrdup("/etc/clusterd/witness.cred");
         c->corosync.config = xstrdup("/etc/corosync/corosync.conf");
         c->corosync.authkey = xstrdup("/etc/corosync/authkey");
         c->corosync.start_command = xstrdup("systemctl start corosync.service");
@@ -581,6 +583,7 @@ struct config *config_free(struct config *c) {
         free(c->agents.directory);
         free(c->agents.fence_directory);
         free(c->fencing.watchdog);
+        free(c->witness.credentials);
         free(c->corosync.config);
         free(c->corosync.authkey);
         free(c->corosync.start_command);
@@ -790,6 +793,9 @@ char *config_format(const struct config *c) {
         sb_printf(&b, "fencing:\n");
         sb_setting(&b, "  ", "watchdog", c->fencing.watchdog);
         sb_printf(&b, "  watchdog-timeout: %s\n", format_duration(t1, sizeof(t1), c->fencing.watchdog_timeout_usec));
+
+        sb_printf(&b, "witness:\n");
+        sb_setting(&b, "  ", "credentials", c->witness.credentials);
 
         sb_printf(&b, "corosync:\n");
         sb_setting(&b, "  ", "config", c->corosync.config);

@@ -20,7 +20,7 @@ static int cmp_node(const void *a, const void *b) {
 }
 
 int corosync_conf_render(const char *cluster_name, uint32_t token_ms, const struct corosync_conf_node *nodes,
-                         size_t n_nodes, char **ret, struct err *e) {
+                         size_t n_nodes, const struct corosync_conf_device *device, char **ret, struct err *e) {
         _cleanup_free_ struct corosync_conf_node *sorted = NULL;
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
@@ -65,8 +65,20 @@ int corosync_conf_render(const char *cluster_name, uint32_t token_ms, const stru
                         sorted[i].name, sorted[i].nodeid, sorted[i].address);
         fprintf(f, "}\n\n"
                    "quorum {\n"
-                   "    provider: corosync_votequorum\n"
-                   "}\n\n"
+                   "    provider: corosync_votequorum\n");
+        if (device) {
+                if (device->votes > 0)
+                        fprintf(f, "    expected_votes: %" PRIu32 "\n", device->expected_votes);
+                fprintf(f,
+                        "    device {\n"
+                        "        model: " COROSYNC_DEVICE_MODEL "\n"
+                        "        votes: %" PRIu32 "\n"
+                        "        timeout: %" PRIu32 "\n"
+                        "        sync_timeout: %" PRIu32 "\n"
+                        "    }\n",
+                        device->votes, device->timeout_ms, device->sync_timeout_ms);
+        }
+        fprintf(f, "}\n\n"
                    "logging {\n"
                    "    to_logfile: yes\n"
                    "    logfile: /var/log/corosync/corosync.log\n"

@@ -43,6 +43,16 @@ struct cs {
         struct cs_node *nodes; /* cached nodelist; owned */
         size_t n_nodes;
 
+        /* votequorum's ring, as its nodelist notification gives it during
+         * a membership's sync (before the quorum verdict): what a quorum
+         * device's poll must name. */
+        bool vq_ring_known;
+        uint32_t vq_ring_nodeid;
+        uint64_t vq_ring_seq;
+        uint32_t *vq_members; /* owned */
+        size_t n_vq_members;
+        uint32_t device_votes; /* the quorum device's votes counted on this node (0: none cast) */
+
         bool lost; /* the lost callback ran */
 };
 
@@ -70,6 +80,8 @@ int cs_errno(int err) {
                 return -EINVAL;
         case CS_ERR_NOT_SUPPORTED:
                 return -EOPNOTSUPP;
+        case CS_ERR_MESSAGE_ERROR:
+                return -EBADMSG;
         case CS_ERR_LIBRARY:
         case CS_ERR_BAD_HANDLE:
         case CS_ERR_NO_RESOURCES:
@@ -158,7 +170,34 @@ static void refresh_votes(struct cs *cs) {
                 cs->q.expected_votes = info.node_expected_votes;
                 cs->q.total_votes = info.total_votes;
                 cs->q.quorum = info.quorum;
+                cs->device_votes = (info.flags & VOTEQUORUM_INFO_QDEVICE_CAST_VOTE) ? info.qdevice_votes : 0;
         }
+}
+
+void cs_refresh_quorum(struct cs *cs) {
+        if (!cs->lost && cs->q.known)
+                refresh_votes(cs);
+}
+
+uint32_t cs_device_votes(struct cs *cs) {
+        return cs->device_votes;
+}
+
+static void votequorum_nodelist_cb(votequorum_handle_t h, uint64_t context, votequorum_ring_id_t ring_id, uint32_t n,
+                                   uint32_t nodes[]) {
+        struct cs *cs = (struct cs *)(uintptr_t)context;
+        if (!cs || cs->lost)
+                return;
+        n = MIN(n, MAX_NODES);
+        free(cs->vq_members);
+        cs->vq_members = xcalloc(MAX(n, 1), sizeof(uint32_t));
+        memcpy(cs->vq_members, nodes, n * sizeof(uint32_t));
+        cs->n_vq_members = n;
+        cs->vq_ring_known = true;
+        cs->vq_ring_nodeid = ring_id.nodeid;
+        cs->vq_ring_seq = ring_id.seq;
+        if (cs->cb->ring_change)
+                cs->cb->ring_change(cs->userdata, ring_id.seq, cs->vq_members, n);
 }
 
 static void quorum_cb(quorum_handle_t h, uint32_t quorate, struct quorum_ring_id ring_id, uint32_t n,
@@ -270,7 +309,8 @@ static int init_quorum(struct cs *cs, struct err *e) {
                 .model = QUORUM_MODEL_V1,
                 .quorum_notify_fn = quorum_cb,
         };
-        votequorum_callbacks_t vq_cb = { .votequorum_expectedvotes_notify_fn = votequorum_expected_cb };
+        votequorum_callbacks_t vq_cb = { .votequorum_expectedvotes_notify_fn = votequorum_expected_cb,
+                                         .votequorum_nodelist_notify_fn = votequorum_nodelist_cb };
         uint32_t type = 0;
         cs_error_t err;
 
@@ -366,6 +406,7 @@ struct cs *cs_free(struct cs *cs) {
         free(cs->q.members);
         free(cs->votes);
         free(cs->nodes);
+        free(cs->vq_members);
         free(cs);
         return NULL;
 }
@@ -477,4 +518,36 @@ bool cs_running(void) {
                 return false;
         cmap_finalize(h);
         return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The quorum device                                                         */
+
+int cs_qdevice_register(struct cs *cs, const char *name) {
+        if (cs->lost)
+                return -ENOTCONN;
+        return cs_errno(votequorum_qdevice_register(cs->votequorum, name));
+}
+
+int cs_qdevice_unregister(struct cs *cs, const char *name) {
+        if (cs->lost)
+                return -ENOTCONN;
+        return cs_errno(votequorum_qdevice_unregister(cs->votequorum, name));
+}
+
+int cs_qdevice_poll(struct cs *cs, const char *name, bool cast_vote) {
+        votequorum_ring_id_t ring;
+
+        if (cs->lost)
+                return -ENOTCONN;
+        if (!cs->vq_ring_known)
+                return -EAGAIN;
+        ring = (votequorum_ring_id_t){ .nodeid = cs->vq_ring_nodeid, .seq = cs->vq_ring_seq };
+        return cs_errno(votequorum_qdevice_poll(cs->votequorum, name, cast_vote ? 1 : 0, ring));
+}
+
+bool cs_vq_ring(struct cs *cs, uint64_t *ret_seq) {
+        if (cs->vq_ring_known)
+                *ret_seq = cs->vq_ring_seq;
+        return cs->vq_ring_known;
 }

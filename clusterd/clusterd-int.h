@@ -76,6 +76,9 @@ struct clusterd {
         struct manager *manager;   /* owned: the leader's placement and fencing */
         struct executor *executor; /* owned: what this node runs */
 
+        /* The witness vote (clusterd-witness.c); NULL without a witness. */
+        struct witness_vote *witness; /* owned */
+
         bool stopping;
 };
 
@@ -184,6 +187,20 @@ void executor_poke(struct clusterd *c);
 json_object *executor_status_json(struct clusterd *c);
 
 /* ------------------------------------------------------------------------ */
+/* clusterd-witness.c: the witness vote as votequorum's quorum device.       */
+
+struct corosync_conf_device;
+/* Starts, reconfigures or stops the witness to match the database
+ * (quorum.witness, quorum.witness-lease, the number of nodes). */
+void clusterd_witness_update(struct clusterd *c);
+/* Withdraws the vote, unregisters the device and frees everything. */
+void clusterd_witness_stop(struct clusterd *c);
+/* The quorum device section for corosync.conf; false without a witness. */
+bool clusterd_witness_device(struct clusterd *c, uint32_t n_nodes, struct corosync_conf_device *ret);
+/* The witness's status as this node sees it (caller owns). */
+json_object *clusterd_witness_json(struct clusterd *c);
+
+/* ------------------------------------------------------------------------ */
 /* clusterd-api*.c: the REST API.                                            */
 
 void api_handle(void *userdata, struct http_request *req);
@@ -214,6 +231,7 @@ void api_cluster_join_local(struct clusterd *c, struct http_request *req, const 
 void api_cluster_ca(struct clusterd *c, struct http_request *req, const char *arg);
 void api_join(struct clusterd *c, struct http_request *req, const char *arg);
 void api_quorum_get(struct clusterd *c, struct http_request *req, const char *arg);
+void api_witness_put(struct clusterd *c, struct http_request *req, const char *arg);
 void api_nodes_list(struct clusterd *c, struct http_request *req, const char *arg);
 void api_node_get(struct clusterd *c, struct http_request *req, const char *arg);
 void api_node_add(struct clusterd *c, struct http_request *req, const char *arg);

@@ -157,8 +157,11 @@ static int daemonize(int lock_fd) {
 
 static void repl_changed(void *userdata, unsigned what) {
         struct clusterd *c = userdata;
-        if (what & REPL_CHANGED_NODES)
+        /* The witness is part of corosync.conf (its quorum device section). */
+        if (what & (REPL_CHANGED_NODES | REPL_CHANGED_SETTINGS))
                 clusterd_nodes_changed(c);
+        if (what & (REPL_CHANGED_NODES | REPL_CHANGED_SETTINGS))
+                clusterd_witness_update(c);
         membership_update(c);
         leader_poke(c);
 }

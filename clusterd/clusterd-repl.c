@@ -449,7 +449,10 @@ uint32_t repl_replica_votes(struct repl *r) {
         uint32_t votes = 0, last = 0;
         if (!r->cs)
                 return 0;
-        /* Peers are sorted by node id; count each node once. */
+        /* Peers are sorted by node id; count each node once. The witness's
+         * vote, when this partition holds it, is added by the caller: the
+         * witness record carries the database position it vouches for
+         * (docs/witness.md, "The partition in time"). */
         for (size_t i = 0; i < r->n_peers; i++) {
                 if (r->peers[i].role == SYNC_EXCLUDED || r->peers[i].nodeid == last)
                         continue;
@@ -470,7 +473,8 @@ static bool quorum_current(struct repl *r, const struct cs_quorum *q) {
 void repl_update_writable(struct repl *r) {
         const struct cs_quorum *q = r->cs ? cs_quorum(r->cs) : NULL;
         bool w = q && q->known && r->state == REPL_SYNCED && db_position(r->db)->version > 0 &&
-                 sync_may_write(q->quorate, q->quorum, repl_replica_votes(r)) && quorum_current(r, q);
+                 sync_may_write(q->quorate, q->quorum, repl_replica_votes(r) + cs_device_votes(r->cs)) &&
+                 quorum_current(r, q);
         int e;
 
         /* The epoch records the newest quorate ring whose members agreed on

@@ -3,10 +3,18 @@
 #include <ctype.h>
 
 #include "clusterd/settings-int.h"
+#include "quorum/witness-int.h"
 
 #define USER_PREFIX "user."
 #define USER_KEY_MAX 120
 #define USER_VALUE_MAX 4096
+
+static int check_witness(const char *key, const char *value, struct err *e) {
+        struct witness_url u;
+        if (streq(value, "none"))
+                return 0;
+        return witness_url_parse(value, &u, e);
+}
 
 /* Only settings that something reads belong here: a key that does nothing
  * would mislead an operator. */
@@ -59,6 +67,28 @@ static const struct setting_def registry[] = {
                 .min = (int64_t)USEC_PER_MINUTE,
                 .max = (int64_t)(7 * USEC_PER_DAY),
                 .description = "How long a join token from 'node add' stays valid unless the request says otherwise.",
+        },
+        {
+                .key = "quorum.witness",
+                .type = SETTING_STRING,
+                .default_value = "none",
+                .min = 0,
+                .max = WITNESS_URL_MAX,
+                .check = check_witness,
+                .description =
+                        "The witness: none, smb://HOST/SHARE[/FOLDER] or azure://ACCOUNT/CONTAINER[?endpoint=URL]. "
+                        "Its vote counts when the number of voting nodes is even. Credentials come from each "
+                        "node's witness.credentials file.",
+        },
+        {
+                .key = "quorum.witness-lease",
+                .type = SETTING_DURATION,
+                .default_value = "6s",
+                .min = (int64_t)(5 * USEC_PER_SEC),
+                .max = (int64_t)USEC_PER_MINUTE,
+                .description = "How long one write to the witness keeps other partitions out; a partition that "
+                               "lost the holder takes the witness about this long (plus 2% and 0.1s) after its last "
+                               "renewal.",
         },
 };
 
@@ -164,6 +194,8 @@ int setting_normalize(const struct setting_def *d, const char *key, const char *
 
         switch (d->type) {
         case SETTING_STRING:
+                if (d->check && (r = d->check(key, text, e)) < 0)
+                        return r;
                 if (strlen(text) > (size_t)d->max)
                         return err_set(e, -EINVAL, "setting '%s' must be at most %" PRId64 " bytes, got %zu", key,
                                        d->max, strlen(text));

@@ -65,6 +65,10 @@ struct config {
         } fencing;
 
         struct {
+                char *credentials; /* root-only file with the witness's user name and password, or key. Owned. */
+        } witness;
+
+        struct {
                 char *config;        /* corosync.conf path. Owned. */
                 char *authkey;       /* corosync authkey path. Owned. */
                 char *start_command; /* run (sh -c) when corosync must be started. Owned. */

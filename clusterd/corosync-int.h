@@ -68,6 +68,9 @@ struct cs_callbacks {
         void (*nodelist_change)(void *userdata);
         /* The end of one batch of CPG callbacks: a good moment to commit. */
         void (*dispatch_done)(void *userdata);
+        /* votequorum's membership sync began a new ring (its nodelist
+         * notification): a quorum device must poll with it now. Optional. */
+        void (*ring_change)(void *userdata, uint64_t ring_seq, const uint32_t *members, size_t n);
         /* The connection to corosync is gone (error: -errno). */
         void (*lost)(void *userdata, int error);
 };
@@ -107,6 +110,27 @@ uint32_t cs_node_votes(struct cs *cs, uint32_t nodeid);
  * just shown it is responsive (at connect, inside its own notifications),
  * and everything else reads what they cached. */
 int cs_nodelist(struct cs *cs, struct cs_node **ret, size_t *ret_n);
+
+/* Reads the local node's votes, quorum and quorum-device vote from
+ * votequorum again (a blocking call: only right after corosync answered
+ * something else, e.g. a quorum device poll). */
+void cs_refresh_quorum(struct cs *cs);
+
+/* The quorum device's votes that count on this node now (0 unless the
+ * device cast its vote here), as of the last refresh. */
+uint32_t cs_device_votes(struct cs *cs);
+
+/* The quorum device interface (votequorum_qdevice_*): registers this
+ * process as the device `name` (quorum.device.model), and polls it: the
+ * vote is cast until the next poll or quorum.device.timeout. A poll names
+ * votequorum's current ring (from its last nodelist notification);
+ * -EAGAIN before one arrived; a poll with an outdated ring is refused by
+ * corosync (-EBADMSG). */
+int cs_qdevice_register(struct cs *cs, const char *name);
+int cs_qdevice_unregister(struct cs *cs, const char *name);
+int cs_qdevice_poll(struct cs *cs, const char *name, bool cast_vote);
+/* votequorum's current ring sequence (false before its first notice). */
+bool cs_vq_ring(struct cs *cs, uint64_t *ret_seq);
 
 /* Translates a corosync result. */
 int cs_errno(int cs_error);

@@ -25,6 +25,8 @@ struct setting_def {
         const char *default_value; /* canonical text */
         int64_t min, max;          /* INTEGER; DURATION in usec; STRING: max length in bytes */
         const char *const *values; /* ENUM: NULL-terminated */
+        /* STRING: a further check of the value (NULL: none); -errno with a message. */
+        int (*check)(const char *key, const char *value, struct err *e);
         const char *description;
 };
 

@@ -36,7 +36,7 @@
 static char *render(const char *name, uint32_t token_ms, const struct corosync_conf_node *nodes, size_t n) {
         char *text = NULL;
         struct err e = {};
-        if (corosync_conf_render(name, token_ms, nodes, n, &text, &e) < 0)
+        if (corosync_conf_render(name, token_ms, nodes, n, NULL, &text, &e) < 0)
                 fail_msg("corosync_conf_render: %s", e.msg);
         return text;
 }
@@ -125,7 +125,7 @@ static void test_unsafe_values(void **state) {
                 struct err e = {};
 
                 /* As the cluster name */
-                assert_int_equal(corosync_conf_render(unsafe[i], 3000, good, 2, &text, &e), -EINVAL);
+                assert_int_equal(corosync_conf_render(unsafe[i], 3000, good, 2, NULL, &text, &e), -EINVAL);
                 assert_null(text);
                 _cleanup_free_ char *want =
                         xasprintf("cluster name '%s' cannot be written to corosync.conf", unsafe[i]);
@@ -135,7 +135,7 @@ static void test_unsafe_values(void **state) {
                 struct corosync_conf_node bad[2] = { good[0], good[1] };
                 bad[1].name = unsafe[i];
                 err_clear(&e);
-                assert_int_equal(corosync_conf_render("c", 3000, bad, 2, &text, &e), -EINVAL);
+                assert_int_equal(corosync_conf_render("c", 3000, bad, 2, NULL, &text, &e), -EINVAL);
                 assert_null(text);
                 _cleanup_free_ char *want2 = xasprintf("node '%s' cannot be written to corosync.conf", unsafe[i]);
                 assert_string_equal(e.msg, want2);
@@ -144,7 +144,7 @@ static void test_unsafe_values(void **state) {
                 bad[1] = good[1];
                 bad[1].address = unsafe[i];
                 err_clear(&e);
-                assert_int_equal(corosync_conf_render("c", 3000, bad, 2, &text, &e), -EINVAL);
+                assert_int_equal(corosync_conf_render("c", 3000, bad, 2, NULL, &text, &e), -EINVAL);
                 assert_null(text);
                 assert_string_equal(e.msg, "node 'n2' cannot be written to corosync.conf");
         }
@@ -155,27 +155,57 @@ static void test_missing_values(void **state) {
         char *text = NULL;
         struct err e = {};
 
-        assert_int_equal(corosync_conf_render(NULL, 3000, good, 1, &text, &e), -EINVAL);
+        assert_int_equal(corosync_conf_render(NULL, 3000, good, 1, NULL, &text, &e), -EINVAL);
         assert_non_null(strstr(e.msg, "cannot be written to corosync.conf"));
 
         /* No nodes */
         err_clear(&e);
-        assert_int_equal(corosync_conf_render("c", 3000, NULL, 0, &text, &e), -EINVAL);
+        assert_int_equal(corosync_conf_render("c", 3000, NULL, 0, NULL, &text, &e), -EINVAL);
         assert_string_equal(e.msg, "a cluster needs at least one node");
         assert_null(text);
 
         /* A node without name or address, or with id 0 */
         struct corosync_conf_node bad = { NULL, 1, "198.18.0.1" };
         err_clear(&e);
-        assert_int_equal(corosync_conf_render("c", 3000, &bad, 1, &text, &e), -EINVAL);
+        assert_int_equal(corosync_conf_render("c", 3000, &bad, 1, NULL, &text, &e), -EINVAL);
         assert_string_equal(e.msg, "node '' cannot be written to corosync.conf");
         bad = (struct corosync_conf_node){ "n1", 1, NULL };
-        assert_int_equal(corosync_conf_render("c", 3000, &bad, 1, &text, NULL), -EINVAL);
+        assert_int_equal(corosync_conf_render("c", 3000, &bad, 1, NULL, &text, NULL), -EINVAL);
         bad = (struct corosync_conf_node){ "n1", 0, "198.18.0.1" };
         err_clear(&e);
-        assert_int_equal(corosync_conf_render("c", 3000, &bad, 1, &text, &e), -EINVAL);
+        assert_int_equal(corosync_conf_render("c", 3000, &bad, 1, NULL, &text, &e), -EINVAL);
         assert_string_equal(e.msg, "node 'n1' cannot be written to corosync.conf");
         assert_null(text);
+}
+
+static void test_quorum_device(void **state) {
+        static const struct corosync_conf_node nodes[] = { { "n1", 1, "198.18.0.1" }, { "n2", 2, "198.18.0.2" } };
+        const struct corosync_conf_device dev = {
+                .votes = 1, .expected_votes = 3, .timeout_ms = 2000, .sync_timeout_ms = 3000
+        };
+        _cleanup_free_ char *text = NULL, *odd = NULL;
+        struct err e = {};
+
+        assert_int_equal(corosync_conf_render("lab", 3000, nodes, 2, &dev, &text, &e), 0);
+        assert_non_null(strstr(text, "quorum {\n"
+                                     "    provider: corosync_votequorum\n"
+                                     "    expected_votes: 3\n"
+                                     "    device {\n"
+                                     "        model: clusterd\n"
+                                     "        votes: 1\n"
+                                     "        timeout: 2000\n"
+                                     "        sync_timeout: 3000\n"
+                                     "    }\n"
+                                     "}\n"));
+        /* A witness that does not count (odd number of nodes): the device
+         * stays registered with no votes, and expected votes come from the
+         * nodelist. */
+        const struct corosync_conf_device none = {
+                .votes = 0, .expected_votes = 0, .timeout_ms = 2000, .sync_timeout_ms = 3000
+        };
+        assert_int_equal(corosync_conf_render("lab", 3000, nodes, 1, &none, &odd, &e), 0);
+        assert_null(strstr(odd, "expected_votes"));
+        assert_non_null(strstr(odd, "        votes: 0\n"));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -299,6 +329,7 @@ int main(void) {
                 cmocka_unit_test(test_token_values),
                 cmocka_unit_test(test_unsafe_values),
                 cmocka_unit_test(test_missing_values),
+                cmocka_unit_test(test_quorum_device),
                 cmocka_unit_test_setup_teardown(test_corosync_accepts, setup_dir, teardown_dir),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
