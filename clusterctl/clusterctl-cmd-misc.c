@@ -7,7 +7,7 @@
 
 #define EVENTS_DEFAULT_LIMIT 100 /* the server's default, see docs/api.md */
 
-static const struct ctl_command cmd_quorum_show, cmd_token_create, cmd_token_list, cmd_token_delete;
+static const struct ctl_command cmd_quorum_show, cmd_quorum_set, cmd_token_create, cmd_token_list, cmd_token_delete;
 
 /* Set by SIGINT/SIGTERM while "events --follow" runs: it ends the loop, and
  * aborts a request in flight, so that the command exits cleanly. */
@@ -16,6 +16,19 @@ static volatile sig_atomic_t follow_interrupted;
 /* ------------------------------------------------------------------------ */
 /* quorum                                                                    */
 /* ------------------------------------------------------------------------ */
+
+/* Prints obj's members except the nested objects, which follow under
+ * their own heading. */
+static void print_section(const char *title, json_object *obj, FILE *f) {
+        _cleanup_json_ json_object *flat = json_object_new_object();
+        json_object_object_foreach(obj, key, value) {
+                if (json_object_get_type(value) != json_type_object)
+                        json_object_object_add(flat, key, json_object_get(value));
+        }
+        if (title)
+                fprintf(f, "\n%s:\n", title);
+        ctl_print_object_table(flat, f);
+}
 
 static int quorum_show_run(struct ctl *ctl, int argc, char *argv[], struct err *e) {
         _cleanup_json_ json_object *reply = NULL;
@@ -30,28 +43,128 @@ static int quorum_show_run(struct ctl *ctl, int argc, char *argv[], struct err *
         r = ctl_call(ctl, "GET", "/v1/quorum", NULL, &reply, e);
         if (r < 0)
                 return r;
-        if (ctl->output == CTL_OUTPUT_JSON)
+        if (ctl->output == CTL_OUTPUT_JSON) {
                 ctl_print_json(reply, stdout);
-        else
-                ctl_print_object_table(reply, stdout);
+                return 0;
+        }
+        print_section(NULL, reply, stdout);
+        json_object *w = ctl_json_get(reply, "witness"), *arb = w ? ctl_json_get(w, "arbiter") : NULL;
+        if (w && json_object_get_type(w) == json_type_object)
+                print_section("witness", w, stdout);
+        if (arb && json_object_get_type(arb) == json_type_object) {
+                print_section("witness arbiter (this partition's)", arb, stdout);
+                json_object *holder = ctl_json_get(arb, "holder");
+                if (holder && json_object_get_type(holder) == json_type_object)
+                        print_section("witness holder", holder, stdout);
+        }
         return 0;
 }
 
 static const struct ctl_command cmd_quorum_show = {
         .name = "show",
         .path = "quorum show",
-        .summary = "Show the quorum as this node sees it",
+        .summary = "Show the quorum and the witness as this node sees it",
         .help = "Shows the quorum as the node answering sees it: whether its partition is\n"
-                "quorate and writable, votes, corosync's members and the members running clusterd.\n",
+                "quorate and writable, votes, corosync's members and the members running clusterd;\n"
+                "then the witness: its URL and type, whether its vote counts (an even number of\n"
+                "voting nodes), whether this node casts it, and what the partition's arbiter\n"
+                "knows: its state, whether the witness is reachable, who holds it, the last\n"
+                "renewal and the last error.\n",
         .run = quorum_show_run,
+};
+
+enum {
+        OPT_WITNESS = CTL_OPT_COMMAND + 16,
+        OPT_LEASE,
+};
+
+struct quorum_set_args {
+        const char *witness; /* borrowed from argv */
+        const char *lease;
+};
+
+static int quorum_set_option(struct ctl *ctl, int c, const char *arg, void *userdata, struct err *e) {
+        struct quorum_set_args *a = userdata;
+        switch (c) {
+        case OPT_WITNESS:
+                a->witness = arg;
+                return 0;
+        case OPT_LEASE:
+                a->lease = arg;
+                return 0;
+        default:
+                return CTL_USAGE;
+        }
+}
+
+static int quorum_set_run(struct ctl *ctl, int argc, char *argv[], struct err *e) {
+        struct quorum_set_args a = {};
+        _cleanup_json_ json_object *reply = NULL;
+        int r, idx;
+
+        r = ctl_parse_options(ctl, &cmd_quorum_set, argc, argv, quorum_set_option, &a, &idx, e);
+        if (r != 0)
+                return r;
+        r = ctl_check_args(argc - idx, 0, 0, "", argv + idx, e);
+        if (r < 0)
+                return r;
+        if (!a.witness && !a.lease)
+                return ctl_usage(e, "say what to set: --witness none|smb://HOST/SHARE|azure://ACCOUNT/CONTAINER, "
+                                    "--lease DURATION");
+        if (a.lease) {
+                _cleanup_json_ json_object *body = json_object_new_object(), *ignored = NULL;
+                json_object_object_add(body, "value", json_object_new_string(a.lease));
+                r = ctl_call(ctl, "PUT", "/v1/settings/quorum.witness-lease", body, &ignored, e);
+                if (r < 0)
+                        return r;
+        }
+        if (a.witness) {
+                _cleanup_json_ json_object *body = json_object_new_object();
+                json_object_object_add(body, "witness", json_object_new_string(a.witness));
+                r = ctl_call(ctl, "PUT", "/v1/quorum/witness", body, &reply, e);
+        } else
+                r = ctl_call(ctl, "GET", "/v1/quorum", NULL, &reply, e);
+        if (r < 0)
+                return r;
+        if (ctl->output == CTL_OUTPUT_JSON)
+                ctl_print_json(reply, stdout);
+        else {
+                json_object *w = ctl_json_get(reply, "witness");
+                printf("witness: %s\n", w && ctl_json_str(w, "witness") ? ctl_json_str(w, "witness") : "none");
+        }
+        return 0;
+}
+
+static const struct ctl_command cmd_quorum_set = {
+        .name = "set",
+        .path = "quorum set",
+        .summary = "Set or remove the witness",
+        .help = "Sets the cluster's witness, an extra quorum vote kept outside the nodes that\n"
+                "breaks ties when the number of voting nodes is even (docs/witness.md):\n"
+                "  --witness none                             no witness\n"
+                "  --witness smb://HOST/SHARE[/FOLDER]        a file on an SMB3 share\n"
+                "  --witness azure://ACCOUNT/CONTAINER[?endpoint=URL]\n"
+                "                                             a blob in Azure Blob Storage\n"
+                "  --lease DURATION                           how long one witness write keeps other\n"
+                "                                             partitions out (default 6s)\n"
+                "Every node then writes the quorum device section of its corosync.conf and\n"
+                "reloads corosync. Credentials come from each node's witness.credentials file\n"
+                "(root-only; see docs/config.md).\n"
+                "\n"
+                "Example:\n"
+                "  clusterctl quorum set --witness smb://files.example.net/witness\n",
+        .options = (const struct option[]){ { "witness", required_argument, NULL, OPT_WITNESS },
+                                            { "lease", required_argument, NULL, OPT_LEASE },
+                                            {} },
+        .run = quorum_set_run,
 };
 
 const struct ctl_command ctl_cmd_quorum = {
         .name = "quorum",
         .path = "quorum",
-        .summary = "Show the quorum",
-        .help = "Shows the quorum ('clusterctl quorum' is 'clusterctl quorum show').\n",
-        .verbs = (const struct ctl_command *const[]){ &cmd_quorum_show, NULL },
+        .summary = "Show the quorum; set the witness",
+        .help = "Shows the quorum ('clusterctl quorum' is 'clusterctl quorum show') and sets the witness.\n",
+        .verbs = (const struct ctl_command *const[]){ &cmd_quorum_show, &cmd_quorum_set, NULL },
         .default_verb = "show",
 };
 

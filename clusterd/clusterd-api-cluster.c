@@ -52,6 +52,8 @@ json_object *api_quorum_json(struct clusterd *c) {
         json_object_object_add(o, "database_members", name_list(c, replicas, n));
         json_add_int(o, "database_votes", repl_replica_votes(c->repl));
         json_add_timestamp(o, "since", c->live.known ? c->live.quorate_since_usec : 0);
+        json_add_int(o, "witness_votes", c->cs ? cs_device_votes(c->cs) : 0);
+        json_object_object_add(o, "witness", clusterd_witness_json(c));
         return o;
 }
 
@@ -353,4 +355,26 @@ void api_join(struct clusterd *c, struct http_request *req, const char *arg) {
 
 void api_quorum_get(struct clusterd *c, struct http_request *req, const char *arg) {
         http_reply_json(req, 200, api_quorum_json(c));
+}
+
+static json_object *build_quorum(struct clusterd *c, void *ctx) {
+        return api_quorum_json(c);
+}
+
+void api_witness_put(struct clusterd *c, struct http_request *req, const char *arg) {
+        _cleanup_free_ char *witness = NULL;
+        const struct setting_def *d;
+        char *canonical = NULL;
+        struct err e = {};
+        const char *body;
+        size_t size;
+
+        body = http_request_body(req, &size);
+        if (request_witness_put(body, size, &witness, &e) < 0 || settings_lookup("quorum.witness", &d, &e) < 0 ||
+            setting_normalize(d, "quorum.witness", witness, &canonical, &e) < 0) {
+                http_reply_error(req, 400, "bad-request", "%s", e.msg);
+                return;
+        }
+        struct op op = { .kind = OP_SETTING_SET, .key = xstrdup("quorum.witness"), .value = canonical };
+        api_submit(c, req, &op, 200, build_quorum, NULL, NULL);
 }

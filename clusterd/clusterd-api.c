@@ -29,6 +29,7 @@ static const struct route routes[] = {
         { "GET", "/v1/cluster/ca", api_cluster_ca, ROUTE_PUBLIC | ROUTE_CLUSTER },
         { "POST", "/v1/join", api_join, ROUTE_PUBLIC | ROUTE_CLUSTER },
         { "GET", "/v1/quorum", api_quorum_get, ROUTE_CLUSTER },
+        { "PUT", "/v1/quorum/witness", api_witness_put, ROUTE_CLUSTER },
         { "GET", "/v1/nodes", api_nodes_list, ROUTE_CLUSTER },
         { "POST", "/v1/nodes", api_node_add, ROUTE_CLUSTER },
         { "GET", "/v1/nodes/*", api_node_get, ROUTE_CLUSTER },

@@ -85,6 +85,19 @@ int request_setting_put(const char *body, size_t size, json_object **ret, struct
         return 0;
 }
 
+int request_witness_put(const char *body, size_t size, char **ret_witness, struct err *e) {
+        static const char *const allowed[] = { "witness", NULL };
+        _cleanup_json_ json_object *o = NULL;
+        const char *s = NULL;
+        int r = parse_body(body, size, allowed, &o, e);
+        if (r < 0)
+                return r;
+        if ((r = json_get_string(o, "witness", true, &s, e)) < 0)
+                return r;
+        *ret_witness = xstrdup(s);
+        return 0;
+}
+
 void node_add_req_done(struct node_add_req *r) {
         free(r->name);
         free(r->address);

@@ -21,6 +21,10 @@ bool address_is_valid(const char *s);
 /* PUT /v1/settings/KEY: {"value": X}. *ret is a new reference. */
 int request_setting_put(const char *body, size_t size, json_object **ret, struct err *e);
 
+/* PUT /v1/quorum/witness: {"witness": "none" | URL}; the URL is checked
+ * by the setting quorum.witness. Caller frees *ret_witness. */
+int request_witness_put(const char *body, size_t size, char **ret_witness, struct err *e);
+
 struct node_add_req {
         char *name;
         char *address;
