@@ -288,8 +288,8 @@ static const struct {
         { "api:\n  socket: /x\n  lisen: [\"0.0.0.0:1\"]\n",
           NAME ":3:3: unknown key 'lisen' in section 'api' (known: socket, listen, tls, max-body-size, "
                "max-clients, request-timeout)" },
-        { "nodes:\n  name: n1\n",
-          NAME ":1:1: unknown key 'nodes' (known: node, state-dir, log, api, database, agents, fencing, corosync)" },
+        { "nodes:\n  name: n1\n", NAME ":1:1: unknown key 'nodes' (known: node, state-dir, log, api, database, agents, "
+                                       "fencing, witness, corosync)" },
         { "log:\n  levle: info\n", NAME ":2:3: unknown key 'levle' in section 'log' (known: target, file, level)" },
         { "node:\n  name: n1\n  id: 3\n", NAME ":3:3: unknown key 'id' in section 'node' (known: name, memory, cpus)" },
         { "database:\n  sync: full\n",
@@ -298,14 +298,14 @@ static const struct {
         { "corosync:\n  conf: /x\n",
           NAME ":2:3: unknown key 'conf' in section 'corosync' (known: config, authkey, start-command, "
                "stop-command)" },
-        { "\"\": 1\n",
-          NAME ":1:1: unknown key '' (known: node, state-dir, log, api, database, agents, fencing, corosync)" },
+        { "\"\": 1\n", NAME
+          ":1:1: unknown key '' (known: node, state-dir, log, api, database, agents, fencing, witness, corosync)" },
 
         /* Wrong YAML types. */
         { "- api\n", NAME ":1:1: the configuration must be a mapping of settings (known: node, state-dir, "
-                          "log, api, database, agents, fencing, corosync), got a sequence" },
+                          "log, api, database, agents, fencing, witness, corosync), got a sequence" },
         { "just text\n", NAME ":1:1: the configuration must be a mapping of settings (known: node, "
-                              "state-dir, log, api, database, agents, fencing, corosync), got 'just text'" },
+                              "state-dir, log, api, database, agents, fencing, witness, corosync), got 'just text'" },
         { "api: 7440\n", NAME ":1:6: 'api' must be a section (a mapping of settings), got '7440'" },
         { "log:\n  - target\n", NAME ":2:3: 'log' must be a section (a mapping of settings), got a sequence" },
         { "api:\n  tls: {a: 1}\n",
@@ -512,8 +512,8 @@ static void test_yaml_limits(void **state) {
         /* 16 nested collections are fine (the schema would then refuse the
          * key); the 17th is refused while reading. */
         deep_ok = xasprintf("x: %.15s1%.15s\n", "[[[[[[[[[[[[[[[[", "]]]]]]]]]]]]]]]]");
-        check_error(deep_ok, NAME
-                    ":1:1: unknown key 'x' (known: node, state-dir, log, api, database, agents, fencing, corosync)");
+        check_error(deep_ok, NAME ":1:1: unknown key 'x' (known: node, state-dir, log, api, database, agents, fencing, "
+                                  "witness, corosync)");
         deep = xasprintf("x: %.16s1%.16s\n", "[[[[[[[[[[[[[[[[", "]]]]]]]]]]]]]]]]");
         check_error(deep, NAME ":1:19: nesting deeper than 16 levels is not allowed");
 
@@ -528,8 +528,8 @@ static void test_yaml_limits(void **state) {
         many[o - 2] = ']'; /* drop the last item */
         many[o - 1] = '\n';
         many[o] = '\0';
-        check_error(many, NAME
-                    ":1:1: unknown key 'x' (known: node, state-dir, log, api, database, agents, fencing, corosync)");
+        check_error(many, NAME ":1:1: unknown key 'x' (known: node, state-dir, log, api, database, agents, fencing, "
+                               "witness, corosync)");
 }
 
 /* User text in messages is cut and escaped, whatever it holds. */
@@ -562,7 +562,7 @@ static void test_user_text_in_messages(void **state) {
                          "\\x01\\x01\\x01\\x01\\x01\\x01\\x01...')");
         check_error("\"\\e[31mred\\e[0m\": 1\n",
                     NAME ":1:1: unknown key '\\x1B[31mred\\x1B[0m' (known: node, state-dir, log, api, database, "
-                         "agents, fencing, corosync)");
+                         "agents, fencing, witness, corosync)");
         check_error("api:\n  \"a\\nb\": 1\n  \"a\\nb\": 2\n",
                     NAME ":3:3: duplicate key 'a\\x0Ab' (first at line 2, column 3)");
 }
@@ -677,6 +677,8 @@ static void test_format_defaults(void **state) {
                           "fencing:\n"
                           "  watchdog: auto\n"
                           "  watchdog-timeout: 10s\n"
+                          "witness:\n"
+                          "  credentials: /etc/clusterd/witness.cred\n"
                           "corosync:\n"
                           "  config: /etc/corosync/corosync.conf\n"
                           "  authkey: /etc/corosync/authkey\n"

@@ -125,9 +125,10 @@ static void test_lookup_unknown_lists_known(void **state) {
         assert_int_equal(settings_lookup("events.max", &d, &e), -ENOENT);
         assert_null(d);
         assert_int_equal(e.code, -ENOENT);
-        assert_string_equal(e.msg, "unknown setting 'events.max' (known: cluster.description, events.max-entries, "
-                                   "fencing.watchdog-margin, placement.memory-overcommit, placement.cpu-overcommit, "
-                                   "join.token-ttl, or 'user.NAME' for your own)");
+        assert_string_equal(e.msg,
+                            "unknown setting 'events.max' (known: cluster.description, events.max-entries, "
+                            "fencing.watchdog-margin, placement.memory-overcommit, placement.cpu-overcommit, "
+                            "join.token-ttl, quorum.witness, quorum.witness-lease, or 'user.NAME' for your own)");
 
         /* Every registered key is in the list. */
         size_t n;
