@@ -19,41 +19,59 @@
  *   1. creates NAME.G' exclusively (it exists: ARBITER_CONFLICT), writes
  *      the text in one write and closes it;
  *   2. lists the folder again, and has lost when it sees any generation
- *      above G', or one between E and G' (exclusive), or, when it creates
- *      the object (expect ""), any generation but its own. A loser unlinks
- *      its file and answers ARBITER_CONFLICT;
+ *      above G', or one between E and G' (exclusive), or E gone, or, when
+ *      it creates the object (expect ""), any generation but its own. A
+ *      loser unlinks its file and answers ARBITER_CONFLICT;
  *   3. otherwise it won (ARBITER_OK), and unlinks the generations below
  *      G' - 2 (two stay for readers that listed before it wrote).
  * Two writers replacing the same E with the same G' are told apart by the
  * exclusive create. The listing in step 2 is what catches the rest: a
  * writer whose E is stale (it read long ago, and E + 1 has been cleaned
  * up since, so its create succeeds) sees the newer generations above its
- * own, and the newest generation is never cleaned up by anyone but a
- * writer of a higher one. Of two writers that both replaced E, the later
- * creator lists after the earlier one's file (or a successor of it)
- * exists, so at most one of them returns ARBITER_OK. A loser's file can
- * make another writer lose too; that costs a retry, never safety.
+ * own, and the newest generation is only ever cleaned up by the writer of
+ * a higher one. Of two writers that both replaced E, the later creator
+ * lists after the earlier one's file (or a successor of it) exists, so at
+ * most one of them returns ARBITER_OK. A loser's file can make another
+ * writer lose too (or be read, and built on, before its writer removes
+ * it); that costs a retry, never safety: a write answered
+ * ARBITER_CONFLICT counts for nothing.
  *
- * A writer creates the file before it writes it, so a reader can catch a
- * newest file that is still empty: it reads it again a few times, and
- * then returns the empty text (which the caller calls corrupt). A writer
- * that fails after its create unlinks its file again where it can.
+ * Empty files. A writer creates its file before it writes it, so a reader
+ * can catch a newest file that is still empty: it reads it again a few
+ * times, and then returns the empty text (which the caller calls
+ * corrupt). A writer that dies between the two, or gives up on an
+ * unanswered request that the server gets after all (TCP delivers it once
+ * the link is back: seen here), leaves an empty file that nobody would
+ * ever write, and every reader would call the witness corrupt for good.
+ * So a file that is empty while nobody has it open is an abandoned
+ * create (claim_empty): a reader passes over it to the generation below,
+ * and the next writer of that generation takes it over as if its own
+ * create had made it; a writer that is still alive finishes its own
+ * (settle_pending).
  *
  * Connections. One libsmbclient context per state keeps its connection to
- * the server between operations. libsmbclient's connect waits up to 20 s
- * whatever its timeout says, so while no connection is known to work (the
- * first operation, and every one after an ARBITER_UNREACHABLE, which also
- * drops libsmbclient's cached connections) an operation first connects to
- * port 445 itself within its timeout: a server that is down or dropped
- * costs the timeout, not 20 s. SMB3 is required (SMB 3.0 to 3.1.1),
- * signing too, and encryption is used where the server offers it; neither
- * Kerberos, nor a guest or anonymous logon when the password is refused.
+ * the server between operations. libsmbclient's own connect ignores its
+ * timeout (5 s here against a server that drops packets; its source
+ * allows 20), and a cached connection to a server that stopped answering
+ * costs a timeout per request, the final tree disconnect included. So an
+ * operation first connects to port 445 itself, within its timeout,
+ * whenever no connection is known to work or the cached one has been
+ * quiet for a timeout; a connection to a server that did not answer is
+ * dropped only once a probe found the server again; and libsmbclient's
+ * own check of a cached connection (an echo) is off: a connection the
+ * server closed fails the first request at once, and the operation is
+ * tried again on a new one. Every other error drops the connection too.
+ * SMB3 is required (SMB 3.0 to 3.1.1), signing too, and encryption is
+ * used where the server offers it; neither Kerberos, nor a guest or
+ * anonymous logon when the password is refused.
  *
- * What libsmbclient forces on the process: it loads the host's smb.conf
- * once (read only), its protocol limits are process-wide settings (every
- * state sets the same), and its debug output goes to a process-wide
- * callback, which here drops it. It is not thread-safe: all states must be
- * used by one thread at a time, process-wide (the witness's worker).
+ * What libsmbclient forces on the process: it reads the host's smb.conf
+ * (read only), its protocol limits are process-wide settings (every state
+ * sets the same), and its debug output goes to a process-wide callback,
+ * which here drops it. It is not thread-safe (smbc_thread_posix is not
+ * exported): all states must be used by one thread at a time,
+ * process-wide. SIGPIPE is blocked on the calling thread during an
+ * operation.
  *
  * Nothing here logs: the caller logs what ends up in the struct err.
  */
@@ -77,30 +95,30 @@
 #define SMB_LISTINGS_MAX 5                       /* when the newest file goes before it is opened */
 #define SMB_KEEP_BELOW 2                         /* older generations a writer leaves for readers */
 #define SMB_CLEANUP_MAX 32                       /* old generations one write unlinks; the rest next time */
-#define SMB_GENERATION_DIGITS 20 /* UINT64_MAX has 20 */
-#define SMB_PENDING_TRIES 10     /* operations that try to settle a write given up on */
-#define SMB_TOP_MAX 4            /* newest generations a read considers (abandoned ones are skipped) */
+#define SMB_GENERATION_DIGITS 20                 /* UINT64_MAX has 20 */
+#define SMB_PENDING_TRIES 10                     /* operations that try to settle a write given up on */
+#define SMB_TOP_MAX 4                            /* newest generations a read considers (abandoned ones are skipped) */
 
 struct smb {
-        SMBCCTX *ctx;         /* one libsmbclient context; its cached connection is reused */
-        char *label;          /* "smb://HOST/SHARE[/FOLDER]", for messages; owned */
-        char *share_label;    /* "smb://HOST/SHARE"; owned */
-        char *folder_url;     /* the folder as libsmbclient takes it (percent-encoded), ending in '/'; owned */
-        char *share_url;      /* the share's root, likewise; owned */
-        char *host_url;       /* the host as a URL has it (an IPv6 address in brackets); owned */
-        char *probe_host;     /* the host for getaddrinfo (an IPv6 address without brackets); owned */
-        char *username;       /* owned */
-        char *password;       /* owned; wiped on close */
-        char *domain;         /* owned; "" leaves libsmbclient's default workgroup */
-        int timeout_ms;       /* libsmbclient's timeout for new connections and every request */
-        bool connected;       /* requests got answers since the last purge: a connection is cached */
-        bool stale;           /* the cached connections are to be dropped once the server answers a probe */
-        bool answered;        /* a request of the current operation got an answer */
-        uint64_t answer_usec; /* monotonic: when a request last got an answer */
-        char *pending_name;   /* a write given up on after its create went out: its object, or NULL; owned */
+        SMBCCTX *ctx;                /* one libsmbclient context; its cached connection is reused */
+        char *label;                 /* "smb://HOST/SHARE[/FOLDER]", for messages; owned */
+        char *share_label;           /* "smb://HOST/SHARE"; owned */
+        char *folder_url;            /* the folder as libsmbclient takes it (percent-encoded), ending in '/'; owned */
+        char *share_url;             /* the share's root, likewise; owned */
+        char *host_url;              /* the host as a URL has it (an IPv6 address in brackets); owned */
+        char *probe_host;            /* the host for getaddrinfo (an IPv6 address without brackets); owned */
+        char *username;              /* owned */
+        char *password;              /* owned; wiped on close */
+        char *domain;                /* owned; "" leaves libsmbclient's default workgroup */
+        int timeout_ms;              /* libsmbclient's timeout for new connections and every request */
+        bool connected;              /* requests got answers since the last purge: a connection is cached */
+        bool stale;                  /* the cached connections are to be dropped once the server answers a probe */
+        bool answered;               /* a request of the current operation got an answer */
+        uint64_t answer_usec;        /* monotonic: when a request last got an answer */
+        char *pending_name;          /* a write given up on after its create went out: its object, or NULL; owned */
         uint64_t pending_generation; /* ... its file's generation */
-        char *pending_text;   /* ... and the text it was writing; owned */
-        unsigned pending_tries; /* operations that could not settle it yet */
+        char *pending_text;          /* ... and the text it was writing; owned */
+        unsigned pending_tries;      /* operations that could not settle it yet */
 };
 
 /* What a listing found of one object. */
@@ -388,8 +406,8 @@ static enum arbiter_result missing_folder(struct smb *s, struct err *e) {
 /* Reaching the server                                                       */
 
 /* Connects to the server's port 445 and hangs up, within timeout_usec:
- * whether the server is there, before libsmbclient spends 20 s finding
- * out. Returns 0, or -errno with the reason in e. */
+ * whether the server is there, before libsmbclient takes longer than the
+ * timeout to find out. Returns 0, or -errno with the reason in e. */
 static int probe(const struct smb *s, uint64_t timeout_usec, struct err *e) {
         struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
         struct addrinfo *list = NULL;
@@ -464,9 +482,9 @@ static int probe(const struct smb *s, uint64_t timeout_usec, struct err *e) {
 
 /* What every operation does first: the timeout for its requests, and the
  * probe when no connection is known to work. A cached connection that has
- * been quiet for a timeout or longer is probed too: libsmbclient checks it
- * with an echo then, and on a link that died that echo, the teardown of
- * the connection and the reconnect each wait a timeout. */
+ * been quiet for a timeout or longer is probed too, so that a write does
+ * not send its create into a link that died meanwhile (where it could
+ * land much later, see remember_pending). */
 static enum arbiter_result begin(struct smb *s, uint64_t timeout_usec, struct err *e) {
         int ms = (int)MIN(MAX(timeout_usec / USEC_PER_MSEC, UINT64_C(1)), (uint64_t)INT_MAX);
         uint64_t now = now_monotonic_usec();
@@ -640,8 +658,7 @@ enum claim {
  * claimants only the first finds it empty. With text, the text is
  * written into it: the claimant takes the abandoned create over, as if
  * its own create had made the file. */
-static enum claim claim_empty(struct smb *s, const char *name, uint64_t generation, const char *text,
-                              int *ret_errno) {
+static enum claim claim_empty(struct smb *s, const char *name, uint64_t generation, const char *text, int *ret_errno) {
         _cleanup_free_ char *url = file_url(s, name, generation);
         enum claim c = CLAIM_WRITTEN;
         struct stat st;
@@ -747,7 +764,7 @@ static enum arbiter_result do_read(struct smb *s, const char *name, uint64_t tim
                 return res;
         (void)settle_pending(s);
         for (unsigned listing = 0; listing < SMB_LISTINGS_MAX; listing++) {
-                enum { FOUND, RELIST, NEXT } what = NEXT;
+                enum { NEXT, RELIST } what = NEXT;
                 struct scan sc;
 
                 res = scan_folder(s, name, 0, 0, &sc, e);

@@ -27,7 +27,9 @@ is that account), and its passdb entry is made under the account's name
 with the test user's password. Shares "force user = root", so files are
 created as root whichever account a user maps to, and the share
 directories need no permissions of their own. The mapping is private to
-this smbd: it is not a login to the host.
+this smbd: it is not a login to the host. Share options that name users
+("valid users", "write list") must name the mapped accounts:
+samba.accounts[user].
 
 Standard library only.
 """

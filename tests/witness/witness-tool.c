@@ -104,6 +104,8 @@ int main(int argc, char **argv) {
         }
         if (e.msg[0])
                 fprintf(stderr, "error: %s\n", e.msg);
+        /* Before anything at exit (a sanitizer's report) can end the process. */
+        fflush(stdout);
         ops->close(state);
         return 0;
 }
