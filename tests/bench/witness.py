@@ -29,9 +29,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, HERE)
 import rig as R  # noqa: E402
 import rig_witness  # noqa: E402
 import witness_azure  # noqa: E402
+from failover import pct  # noqa: E402
 from helpers import ctl, wait_converged  # noqa: E402
 from rig_host import Pending, wait_until  # noqa: E402
 
@@ -61,15 +63,6 @@ def time_until(pred, start, timeout=60):
             return time.monotonic() - start
         time.sleep(0.05)
     return None
-
-
-def pct(values, p):
-    values = sorted(v for v in values if v is not None)
-    if not values:
-        return None
-    k = (len(values) - 1) * p / 100.0
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
 def summarize(vals):
