@@ -217,7 +217,8 @@ class Node:
     def node_env(self, extra=None):
         env = {
             "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1:log_path=/var/log/clusterd/asan",
-            "LSAN_OPTIONS": "suppressions=" + os.path.join(os.path.dirname(os.path.abspath(__file__)), "lsan.supp"),
+            "LSAN_OPTIONS": "print_suppressions=0:suppressions="
+            + os.path.join(os.path.dirname(os.path.abspath(__file__)), "lsan.supp"),
             "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:log_path=/var/log/clusterd/ubsan",
             "TMPDIR": "/tmp",
         }
