@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * witness-smb.c: the file-share witness on an SMB3 share, through
- * libsmbclient (backend-int.h has the contract).
+ * libsmbclient (backend-int.h has the contract): the files and the
+ * compare-and-swap; the connection to the server is witness-smb-conn.c's.
  *
  * The object. Object NAME at generation G is the file NAME.G (G in
  * decimal, no leading zeros) in the URL's folder; the tag of a version is
@@ -49,77 +50,13 @@
  * create had made it; a writer that is still alive finishes its own
  * (settle_pending).
  *
- * Connections. One libsmbclient context per state keeps its connection to
- * the server between operations. libsmbclient's own connect ignores its
- * timeout (5 s here against a server that drops packets; its source
- * allows 20), and a cached connection to a server that stopped answering
- * costs a timeout per request, the final tree disconnect included. So an
- * operation first connects to port 445 itself, within its timeout,
- * whenever no connection is known to work or the cached one has been
- * quiet for a timeout; a connection to a server that did not answer is
- * dropped only once a probe found the server again; and libsmbclient's
- * own check of a cached connection (an echo) is off: a connection the
- * server closed fails the first request at once, and the operation is
- * tried again on a new one. Every other error drops the connection too.
- * SMB3 is required (SMB 3.0 to 3.1.1), signing too, and encryption is
- * used where the server offers it; neither Kerberos, nor a guest or
- * anonymous logon when the password is refused.
- *
- * What libsmbclient forces on the process: it reads the host's smb.conf
- * (read only), its protocol limits are process-wide settings (every state
- * sets the same), and its debug output goes to a process-wide callback,
- * which here drops it. It is not thread-safe (smbc_thread_posix is not
- * exported): all states must be used by one thread at a time,
- * process-wide. SIGPIPE is blocked on the calling thread during an
- * operation.
- *
  * Nothing here logs: the caller logs what ends up in the struct err.
  */
 #include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 
-#include <libsmbclient.h>
-
-#include "quorum/backend-int.h"
-
-#define SMB_TCP_PORT 445
-#define SMB_EMPTY_RETRIES 3                      /* re-reads of an empty newest file */
-#define SMB_EMPTY_WAIT_USEC (20 * USEC_PER_MSEC) /* between them */
-#define SMB_LISTINGS_MAX 5                       /* when the newest file goes before it is opened */
-#define SMB_KEEP_BELOW 2                         /* older generations a writer leaves for readers */
-#define SMB_CLEANUP_MAX 32                       /* old generations one write unlinks; the rest next time */
-#define SMB_GENERATION_DIGITS 20                 /* UINT64_MAX has 20 */
-#define SMB_PENDING_TRIES 10                     /* operations that try to settle a write given up on */
-#define SMB_TOP_MAX 4                            /* newest generations a read considers (abandoned ones are skipped) */
-
-struct smb {
-        SMBCCTX *ctx;                /* one libsmbclient context; its cached connection is reused */
-        char *label;                 /* "smb://HOST/SHARE[/FOLDER]", for messages; owned */
-        char *share_label;           /* "smb://HOST/SHARE"; owned */
-        char *folder_url;            /* the folder as libsmbclient takes it (percent-encoded), ending in '/'; owned */
-        char *share_url;             /* the share's root, likewise; owned */
-        char *host_url;              /* the host as a URL has it (an IPv6 address in brackets); owned */
-        char *probe_host;            /* the host for getaddrinfo (an IPv6 address without brackets); owned */
-        char *username;              /* owned */
-        char *password;              /* owned; wiped on close */
-        char *domain;                /* owned; "" leaves libsmbclient's default workgroup */
-        int timeout_ms;              /* libsmbclient's timeout for new connections and every request */
-        bool connected;              /* requests got answers since the last purge: a connection is cached */
-        bool stale;                  /* the cached connections are to be dropped once the server answers a probe */
-        bool answered;               /* a request of the current operation got an answer */
-        uint64_t answer_usec;        /* monotonic: when a request last got an answer */
-        char *pending_name;          /* a write given up on after its create went out: its object, or NULL; owned */
-        uint64_t pending_generation; /* ... its file's generation */
-        char *pending_text;          /* ... and the text it was writing; owned */
-        unsigned pending_tries;      /* operations that could not settle it yet */
-};
+#include "quorum/smb-int.h"
 
 /* What a listing found of one object. */
 struct scan {
@@ -135,378 +72,6 @@ struct scan {
         size_t n_old;                  /* entries in old[] */
         uint64_t old[SMB_CLEANUP_MAX]; /* generations below self - SMB_KEEP_BELOW */
 };
-
-/* Sets e (r, the message) and returns res: `return fail(e, ARBITER_DENIED, ...)`. */
-static enum arbiter_result fail(struct err *e, enum arbiter_result res, int r, const char *fmt, ...) _printf_(4, 5);
-static enum arbiter_result fail(struct err *e, enum arbiter_result res, int r, const char *fmt, ...) {
-        char msg[sizeof(e->msg)];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        err_set(e, r, "%s", msg);
-        return res;
-}
-
-static void wipe_free(char *s) {
-        if (!s)
-                return;
-        explicit_bzero(s, strlen(s));
-        free(s);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Names and URLs                                                            */
-
-static bool is_unreserved(char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("-._~/", c);
-}
-
-/* s percent-encoded except for unreserved characters and '/': libsmbclient
- * decodes the path of a URL, so a '%' or a space must not reach it raw. */
-static char *url_encode(const char *s) {
-        size_t n = strlen(s);
-        char *enc = xmalloc(3 * n + 1), *o = enc;
-
-        for (size_t i = 0; i < n; i++) {
-                if (is_unreserved(s[i]))
-                        *o++ = s[i];
-                else
-                        o += sprintf(o, "%%%02X", (unsigned)(unsigned char)s[i]);
-        }
-        *o = '\0';
-        return enc;
-}
-
-/* The generation in a folder entry named NAME.G, or false for any other
- * entry (another object, leading zeros, more digits than a uint64_t). */
-static bool entry_generation(const char *entry, const char *name, uint64_t *ret) {
-        const char *p = startswith(entry, name);
-        uint64_t g;
-
-        if (!p || *p != '.')
-                return false;
-        p++;
-        if (*p < '1' || *p > '9' || strlen(p) > SMB_GENERATION_DIGITS)
-                return false;
-        if (parse_uint64(p, &g) < 0)
-                return false;
-        *ret = g;
-        return true;
-}
-
-static char *file_url(const struct smb *s, const char *name, uint64_t generation) {
-        _cleanup_free_ char *enc = url_encode(name);
-        return xasprintf("%s%s.%" PRIu64, s->folder_url, enc, generation);
-}
-
-/* ------------------------------------------------------------------------ */
-/* libsmbclient glue                                                         */
-
-/* libsmbclient asks for credentials whenever it logs on. */
-static void auth_data(SMBCCTX *c, const char *server, const char *share, char *workgroup, int workgroup_size,
-                      char *username, int username_size, char *password, int password_size) {
-        const struct smb *s = smbc_getOptionUserData(c);
-
-        if (!s || workgroup_size <= 0 || username_size <= 0 || password_size <= 0)
-                return;
-        if (s->domain[0])
-                snprintf(workgroup, (size_t)workgroup_size, "%s", s->domain);
-        snprintf(username, (size_t)username_size, "%s", s->username);
-        snprintf(password, (size_t)password_size, "%s", s->password);
-}
-
-/* libsmbclient checks a cached connection with an echo before it reuses
- * it (at most once per timeout). On a server that stopped answering, that
- * echo, the tree disconnect that then tears the connection down, and the
- * reconnect each wait up to a timeout. Without the check a dead
- * connection fails the first request instead: at once where the server
- * closed it (the operation is then tried again on a new one, see
- * try_again), after one timeout where it hangs. */
-static int check_server(SMBCCTX *c, SMBCSRV *server) {
-        return 0; /* "good" */
-}
-
-/* libsmbclient's debug output would go to stdout; the caller logs. */
-static void drop_debug(void *userdata, int level, const char *msg) {
-}
-
-/* Drops libsmbclient's cached connections: the next operation connects
- * anew (and probes first). libsmbclient says goodbye on each (a tree
- * disconnect, waiting up to a timeout for the answer), so a connection to
- * a server that does not answer is only marked here, and dropped when a
- * probe has found the server again (drop_stale). */
-static void purge(struct smb *s) {
-        smbc_getFunctionPurgeCachedServers(s->ctx)(s->ctx);
-        s->connected = false;
-        s->stale = false;
-}
-
-static void mark_stale(struct smb *s) {
-        s->connected = false;
-        s->stale = true;
-}
-
-static void drop_stale(struct smb *s) {
-        if (s->stale)
-                purge(s);
-}
-
-/* libsmbclient writes to its sockets without MSG_NOSIGNAL; a server that
- * went away must not kill the process with SIGPIPE. The signal is blocked
- * on this thread for the call, and one it raised is taken back after. */
-struct sigpipe_guard {
-        sigset_t old_mask; /* to restore */
-        bool was_pending;  /* a SIGPIPE was pending before: not ours to take */
-};
-
-static void sigpipe_block(struct sigpipe_guard *g) {
-        sigset_t set, pending;
-
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        pthread_sigmask(SIG_BLOCK, &set, &g->old_mask);
-        g->was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
-}
-
-static void sigpipe_restore(struct sigpipe_guard *g) {
-        static const struct timespec zero = { 0, 0 };
-        sigset_t set, pending;
-
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        if (!g->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1)
-                (void)sigtimedwait(&set, NULL, &zero);
-        pthread_sigmask(SIG_SETMASK, &g->old_mask, NULL);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Errors                                                                    */
-
-static bool errno_is_unreachable(int errnum) {
-        switch (errnum) {
-        case ETIMEDOUT:
-        case ECONNREFUSED:
-        case EHOSTUNREACH:
-        case EHOSTDOWN:
-        case ENETUNREACH:
-        case ENETDOWN:
-        case ENETRESET:
-        case ECONNABORTED: /* NT_STATUS_CONNECTION_DISCONNECTED */
-        case ECONNRESET:
-        case ESHUTDOWN:
-        case EPIPE:
-        case ENOTCONN:
-        case EADDRNOTAVAIL:
-                return true;
-        default:
-                return false;
-        }
-}
-
-enum refusal {
-        REFUSED_LOGON, /* the user name or password */
-        REFUSED_SHARE, /* the share, to this user */
-        REFUSED_FILE,  /* the file or folder: permissions, a read-only share */
-};
-
-/* Who refused us, asked after an EACCES on a new connection, where
- * libsmbclient does not say whether the logon, the share or the file
- * refused: opening the server itself logs on (and connects to IPC$)
- * without the share; opening the share's root connects to the share. */
-static enum refusal who_refused(struct smb *s) {
-        _cleanup_free_ char *server_url = xasprintf("smb://%s/", s->host_url);
-        enum refusal who = REFUSED_FILE;
-        SMBCFILE *d;
-
-        errno = 0;
-        d = smbc_getFunctionOpendir(s->ctx)(s->ctx, server_url);
-        if (d)
-                smbc_getFunctionClosedir(s->ctx)(s->ctx, d);
-        else if (errno == EACCES)
-                who = REFUSED_LOGON;
-        if (who == REFUSED_FILE) {
-                errno = 0;
-                d = smbc_getFunctionOpendir(s->ctx)(s->ctx, s->share_url);
-                if (d)
-                        smbc_getFunctionClosedir(s->ctx)(s->ctx, d);
-                else if (errno == EACCES)
-                        who = REFUSED_SHARE;
-        }
-        purge(s);
-        return who;
-}
-
-/* Translates errnum from libsmbclient, which failed `doing` ("creating
- * smb://.../x.3"). Every error drops the cached connection: libsmbclient
- * keeps using a connection whose share the server has closed (every
- * request then fails with EINVAL), and a new one costs little.
- * libsmbclient reports a refused logon as EACCES (older versions: EPERM,
- * which no NT status maps to), like any other denial. */
-static enum arbiter_result smb_error(struct smb *s, int errnum, const char *doing, struct err *e) {
-        enum refusal who = REFUSED_FILE;
-
-        if (errnum == 0)
-                errnum = EIO;
-        if (errnum == EPERM)
-                who = REFUSED_LOGON;
-        else if (errnum == EACCES && !s->connected)
-                who = who_refused(s);
-
-        if (errno_is_unreachable(errnum)) {
-                mark_stale(s);
-                return fail(e, ARBITER_UNREACHABLE, -errnum, "%s: %s", doing, strerror(errnum));
-        }
-        purge(s);
-        if (who == REFUSED_LOGON)
-                return fail(e, ARBITER_DENIED, -EACCES,
-                            "wrong user name or password for %s: the server refused the logon of user '%s'",
-                            s->share_label, s->username);
-        if (who == REFUSED_SHARE)
-                return fail(e, ARBITER_DENIED, -EACCES, "%s: the server does not let user '%s' use the share",
-                            s->share_label, s->username);
-        switch (errnum) {
-        case EACCES:
-                return fail(e, ARBITER_DENIED, -EACCES,
-                            "%s: permission denied (the share is read-only, or user '%s' may not write there)", doing,
-                            s->username);
-        case EROFS:
-                return fail(e, ARBITER_DENIED, -EROFS, "%s: the share is read-only", doing);
-        default:
-                return fail(e, ARBITER_FAILED, -errnum, "%s: %s", doing, strerror(errnum));
-        }
-}
-
-/* The folder could not be opened with ENOENT: says whether the share or
- * the folder is missing. Either way the witness is not where the URL says:
- * ARBITER_UNREACHABLE, as for a server that is not there. */
-static enum arbiter_result missing_folder(struct smb *s, struct err *e) {
-        if (!streq(s->folder_url, s->share_url)) {
-                SMBCFILE *d;
-
-                errno = 0;
-                d = smbc_getFunctionOpendir(s->ctx)(s->ctx, s->share_url);
-                if (d) {
-                        smbc_getFunctionClosedir(s->ctx)(s->ctx, d);
-                        return fail(e, ARBITER_UNREACHABLE, -ENOENT, "%s: the folder does not exist on the share",
-                                    s->label);
-                }
-                int errnum = errno;
-                if (errnum != ENOENT) {
-                        _cleanup_free_ char *doing = xasprintf("listing %s", s->share_label);
-                        return smb_error(s, errnum, doing, e);
-                }
-        }
-        purge(s);
-        return fail(e, ARBITER_UNREACHABLE, -ENOENT, "%s: the server has no such share", s->share_label);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Reaching the server                                                       */
-
-/* Connects to the server's port 445 and hangs up, within timeout_usec:
- * whether the server is there, before libsmbclient takes longer than the
- * timeout to find out. Returns 0, or -errno with the reason in e. */
-static int probe(const struct smb *s, uint64_t timeout_usec, struct err *e) {
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-        struct addrinfo *list = NULL;
-        uint64_t deadline = now_monotonic_usec() + timeout_usec;
-        char port[8];
-        int r, last = ETIMEDOUT;
-
-        snprintf(port, sizeof(port), "%d", SMB_TCP_PORT);
-        r = getaddrinfo(s->probe_host, port, &hints, &list);
-        if (r != 0) {
-                int errnum = r == EAI_SYSTEM ? errno : EHOSTUNREACH;
-                return err_set(e, -errnum, "%s: cannot resolve '%s': %s", s->label, s->probe_host,
-                               r == EAI_SYSTEM ? strerror(errnum) : gai_strerror(r));
-        }
-        for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
-                _cleanup_close_ int fd =
-                        socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-                if (fd < 0) {
-                        last = errno;
-                        continue;
-                }
-                if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-                        freeaddrinfo(list);
-                        return 0;
-                }
-                if (errno != EINPROGRESS) {
-                        last = errno;
-                        continue;
-                }
-                for (;;) {
-                        uint64_t now = now_monotonic_usec();
-                        struct pollfd p = { .fd = fd, .events = POLLOUT };
-                        int ms;
-
-                        if (now >= deadline) {
-                                last = ETIMEDOUT;
-                                break;
-                        }
-                        ms = (int)MIN((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC, (uint64_t)INT_MAX);
-                        r = poll(&p, 1, ms);
-                        if (r < 0 && errno == EINTR)
-                                continue;
-                        if (r < 0) {
-                                last = errno;
-                                break;
-                        }
-                        if (r == 0) {
-                                last = ETIMEDOUT;
-                                break;
-                        }
-                        int so = 0;
-                        socklen_t len = sizeof(so);
-                        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &len) < 0)
-                                so = errno;
-                        if (so == 0) {
-                                freeaddrinfo(list);
-                                return 0;
-                        }
-                        last = so;
-                        break;
-                }
-                if (now_monotonic_usec() >= deadline)
-                        break;
-        }
-        freeaddrinfo(list);
-        if (last == ETIMEDOUT)
-                return err_set(e, -ETIMEDOUT, "%s: no answer from '%s' port %d within %" PRIu64 " ms", s->label,
-                               s->probe_host, SMB_TCP_PORT, timeout_usec / USEC_PER_MSEC);
-        return err_set(e, -last, "%s: cannot connect to '%s' port %d: %s", s->label, s->probe_host, SMB_TCP_PORT,
-                       strerror(last));
-}
-
-/* What every operation does first: the timeout for its requests, and the
- * probe when no connection is known to work. A cached connection that has
- * been quiet for a timeout or longer is probed too, so that a write does
- * not send its create into a link that died meanwhile (where it could
- * land much later, see remember_pending). */
-static enum arbiter_result begin(struct smb *s, uint64_t timeout_usec, struct err *e) {
-        int ms = (int)MIN(MAX(timeout_usec / USEC_PER_MSEC, UINT64_C(1)), (uint64_t)INT_MAX);
-        uint64_t now = now_monotonic_usec();
-
-        /* A connection keeps the timeout it was made with: a new timeout
-         * needs a new connection. */
-        if (ms != s->timeout_ms) {
-                if (s->connected)
-                        mark_stale(s);
-                smbc_setTimeout(s->ctx, ms);
-                s->timeout_ms = ms;
-        }
-        s->answered = false;
-        if (!s->connected || now - s->answer_usec >= timeout_usec) {
-                if (probe(s, timeout_usec, e) < 0) {
-                        mark_stale(s);
-                        return ARBITER_UNREACHABLE;
-                }
-                drop_stale(s);
-        }
-        return ARBITER_OK;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Listing, reading, writing files                                           */
@@ -539,9 +104,9 @@ static enum arbiter_result scan_folder(struct smb *s, const char *name, uint64_t
         if (!d) {
                 errnum = errno;
                 if (errnum == ENOENT)
-                        return missing_folder(s, e);
+                        return wsmb_missing_folder(s, e);
                 _cleanup_free_ char *doing = xasprintf("listing %s", s->label);
-                return smb_error(s, errnum, doing, e);
+                return wsmb_error(s, errnum, doing, e);
         }
         for (;;) {
                 uint64_t g;
@@ -550,7 +115,7 @@ static enum arbiter_result scan_folder(struct smb *s, const char *name, uint64_t
                 de = smbc_getFunctionReaddir(s->ctx)(s->ctx, d);
                 if (!de)
                         break;
-                if (de->smbc_type != SMBC_FILE || !entry_generation(de->name, name, &g))
+                if (de->smbc_type != SMBC_FILE || !wsmb_entry_generation(de->name, name, &g))
                         continue;
                 if (!sc.found || g > sc.newest)
                         sc.newest = g;
@@ -575,7 +140,7 @@ static enum arbiter_result scan_folder(struct smb *s, const char *name, uint64_t
         smbc_getFunctionClosedir(s->ctx)(s->ctx, d);
         if (errnum != 0 && errnum != ENOENT) {
                 _cleanup_free_ char *doing = xasprintf("listing %s", s->label);
-                return smb_error(s, errnum, doing, e);
+                return wsmb_error(s, errnum, doing, e);
         }
         s->connected = s->answered = true;
         s->answer_usec = now_monotonic_usec();
@@ -586,7 +151,7 @@ static enum arbiter_result scan_folder(struct smb *s, const char *name, uint64_t
 /* Reads NAME.G whole. *ret_gone when it was not there (any more). */
 static enum arbiter_result read_file(struct smb *s, const char *name, uint64_t generation, char **ret_text,
                                      size_t *ret_size, bool *ret_gone, struct err *e) {
-        _cleanup_free_ char *url = file_url(s, name, generation);
+        _cleanup_free_ char *url = wsmb_file_url(s, name, generation);
         _cleanup_free_ char *buf = xmalloc(WITNESS_RECORD_MAX + 2);
         size_t size = 0;
         SMBCFILE *f;
@@ -609,7 +174,7 @@ static enum arbiter_result read_file(struct smb *s, const char *name, uint64_t g
                         return ARBITER_OK;
                 }
                 _cleanup_free_ char *doing = xasprintf("opening %s/%s.%" PRIu64, s->label, name, generation);
-                return smb_error(s, errnum, doing, e);
+                return wsmb_error(s, errnum, doing, e);
         }
         /* One byte more than a record may have tells a record that is too
          * large. */
@@ -620,7 +185,7 @@ static enum arbiter_result read_file(struct smb *s, const char *name, uint64_t g
                         errnum = errno;
                         smbc_getFunctionClose(s->ctx)(s->ctx, f);
                         _cleanup_free_ char *doing = xasprintf("reading %s/%s.%" PRIu64, s->label, name, generation);
-                        return smb_error(s, errnum, doing, e);
+                        return wsmb_error(s, errnum, doing, e);
                 }
                 if (n == 0)
                         break;
@@ -628,8 +193,8 @@ static enum arbiter_result read_file(struct smb *s, const char *name, uint64_t g
         }
         smbc_getFunctionClose(s->ctx)(s->ctx, f);
         if (size > WITNESS_RECORD_MAX)
-                return fail(e, ARBITER_CORRUPT, -EFBIG, "%s/%s.%" PRIu64 " is larger than %d bytes", s->label, name,
-                            generation, WITNESS_RECORD_MAX);
+                return wsmb_fail(e, ARBITER_CORRUPT, -EFBIG, "%s/%s.%" PRIu64 " is larger than %d bytes", s->label,
+                                 name, generation, WITNESS_RECORD_MAX);
         buf[size] = '\0';
         *ret_text = TAKE_PTR(buf);
         *ret_size = size;
@@ -659,7 +224,7 @@ enum claim {
  * written into it: the claimant takes the abandoned create over, as if
  * its own create had made the file. */
 static enum claim claim_empty(struct smb *s, const char *name, uint64_t generation, const char *text, int *ret_errno) {
-        _cleanup_free_ char *url = file_url(s, name, generation);
+        _cleanup_free_ char *url = wsmb_file_url(s, name, generation);
         enum claim c = CLAIM_WRITTEN;
         struct stat st;
         SMBCFILE *f;
@@ -759,7 +324,7 @@ static enum arbiter_result do_read(struct smb *s, const char *name, uint64_t tim
                                    char ret_tag[WITNESS_TAG_MAX], struct err *e) {
         enum arbiter_result res;
 
-        res = begin(s, timeout_usec, e);
+        res = wsmb_begin(s, timeout_usec, e);
         if (res != ARBITER_OK)
                 return res;
         (void)settle_pending(s);
@@ -803,18 +368,18 @@ static enum arbiter_result do_read(struct smb *s, const char *name, uint64_t tim
                         continue;
                 if (sc.count <= SMB_TOP_MAX)
                         return ARBITER_ABSENT; /* none, or only abandoned creates */
-                return fail(e, ARBITER_CORRUPT, -EBADMSG,
-                            "%s/%s: the newest %d files of the object are all empty and abandoned", s->label, name,
-                            SMB_TOP_MAX);
+                return wsmb_fail(e, ARBITER_CORRUPT, -EBADMSG,
+                                 "%s/%s: the newest %d files of the object are all empty and abandoned", s->label, name,
+                                 SMB_TOP_MAX);
         }
-        return fail(e, ARBITER_FAILED, -ESTALE,
-                    "reading %s/%s: the newest files changed under every listing, %d times in a row", s->label, name,
-                    SMB_LISTINGS_MAX);
+        return wsmb_fail(e, ARBITER_FAILED, -ESTALE,
+                         "reading %s/%s: the newest files changed under every listing, %d times in a row", s->label,
+                         name, SMB_LISTINGS_MAX);
 }
 
 /* Unlinks NAME.G; errors are the caller's to ignore or report. */
 static int unlink_generation(struct smb *s, const char *name, uint64_t generation) {
-        _cleanup_free_ char *url = file_url(s, name, generation);
+        _cleanup_free_ char *url = wsmb_file_url(s, name, generation);
 
         errno = 0;
         if (smbc_getFunctionUnlink(s->ctx)(s->ctx, url) < 0)
@@ -825,7 +390,7 @@ static int unlink_generation(struct smb *s, const char *name, uint64_t generatio
 /* Creates NAME.G exclusively with text as its content. */
 static enum arbiter_result create_file(struct smb *s, const char *name, uint64_t generation, const char *text,
                                        struct err *e) {
-        _cleanup_free_ char *url = file_url(s, name, generation);
+        _cleanup_free_ char *url = wsmb_file_url(s, name, generation);
         size_t size = strlen(text);
         enum arbiter_result res;
         SMBCFILE *f;
@@ -842,13 +407,13 @@ static enum arbiter_result create_file(struct smb *s, const char *name, uint64_t
                                 s->answer_usec = now_monotonic_usec();
                                 return ARBITER_OK;
                         }
-                        return fail(e, ARBITER_CONFLICT, -EEXIST, "%s/%s.%" PRIu64 " exists already", s->label, name,
-                                    generation);
+                        return wsmb_fail(e, ARBITER_CONFLICT, -EEXIST, "%s/%s.%" PRIu64 " exists already", s->label,
+                                         name, generation);
                 }
                 if (errnum == ENOENT)
-                        return missing_folder(s, e);
+                        return wsmb_missing_folder(s, e);
                 _cleanup_free_ char *doing = xasprintf("creating %s/%s.%" PRIu64, s->label, name, generation);
-                res = smb_error(s, errnum, doing, e);
+                res = wsmb_error(s, errnum, doing, e);
                 if (res == ARBITER_UNREACHABLE)
                         remember_pending(s, name, generation, text);
                 return res;
@@ -865,7 +430,7 @@ static enum arbiter_result create_file(struct smb *s, const char *name, uint64_t
                 errnum = errno ? errno : EIO;
         if (errnum != 0) {
                 _cleanup_free_ char *doing = xasprintf("writing %s/%s.%" PRIu64, s->label, name, generation);
-                res = smb_error(s, errnum, doing, e);
+                res = wsmb_error(s, errnum, doing, e);
                 /* Not leaving an empty or short newest file behind: where
                  * the server answers, it goes now; where it does not, the
                  * write is finished later. */
@@ -887,17 +452,17 @@ static enum arbiter_result do_write(struct smb *s, const char *name, const char 
 
         if (expect_tag[0] && (expect_tag[0] == '0' || strlen(expect_tag) > SMB_GENERATION_DIGITS ||
                               parse_uint64(expect_tag, &expect) < 0))
-                return fail(e, ARBITER_CONFLICT, -ESTALE, "%s/%s: '%s' is not a generation this backend wrote",
-                            s->label, name, expect_tag);
+                return wsmb_fail(e, ARBITER_CONFLICT, -ESTALE, "%s/%s: '%s' is not a generation this backend wrote",
+                                 s->label, name, expect_tag);
         if (generation == 0 || generation <= expect)
-                return fail(e, ARBITER_FAILED, -EINVAL,
-                            "%s/%s: the new generation %" PRIu64 " must be above the expected %" PRIu64, s->label, name,
-                            generation, expect);
+                return wsmb_fail(e, ARBITER_FAILED, -EINVAL,
+                                 "%s/%s: the new generation %" PRIu64 " must be above the expected %" PRIu64, s->label,
+                                 name, generation, expect);
         if (strlen(text) > WITNESS_RECORD_MAX)
-                return fail(e, ARBITER_FAILED, -EFBIG, "%s/%s: a record of %zu bytes is larger than %d bytes", s->label,
-                            name, strlen(text), WITNESS_RECORD_MAX);
+                return wsmb_fail(e, ARBITER_FAILED, -EFBIG, "%s/%s: a record of %zu bytes is larger than %d bytes",
+                                 s->label, name, strlen(text), WITNESS_RECORD_MAX);
 
-        res = begin(s, timeout_usec, e);
+        res = wsmb_begin(s, timeout_usec, e);
         if (res != ARBITER_OK)
                 return res;
         /* The same write, tried again after its create went unanswered,
@@ -918,22 +483,23 @@ static enum arbiter_result do_write(struct smb *s, const char *name, const char 
         /* Our file gone means a writer of a higher generation cleaned it
          * up: lost, and nothing of ours is left to remove. */
         if (!sc.mine)
-                return fail(e, ARBITER_CONFLICT, -ESTALE, "%s/%s.%" PRIu64 " was removed by another writer", s->label,
-                            name, generation);
+                return wsmb_fail(e, ARBITER_CONFLICT, -ESTALE, "%s/%s.%" PRIu64 " was removed by another writer",
+                                 s->label, name, generation);
         if (sc.newest > generation || sc.between || (expect != 0 && !sc.expected) || (expect == 0 && sc.others)) {
                 (void)unlink_generation(s, name, generation);
                 if (sc.newest > generation)
-                        return fail(e, ARBITER_CONFLICT, -ESTALE,
-                                    "%s/%s: generation %" PRIu64 " is there, above ours (%" PRIu64 ")", s->label, name,
-                                    sc.newest, generation);
+                        return wsmb_fail(e, ARBITER_CONFLICT, -ESTALE,
+                                         "%s/%s: generation %" PRIu64 " is there, above ours (%" PRIu64 ")", s->label,
+                                         name, sc.newest, generation);
                 if (sc.between)
-                        return fail(e, ARBITER_CONFLICT, -ESTALE,
-                                    "%s/%s: another generation between %" PRIu64 " and ours (%" PRIu64 ") is there",
-                                    s->label, name, expect, generation);
+                        return wsmb_fail(e, ARBITER_CONFLICT, -ESTALE,
+                                         "%s/%s: another generation between %" PRIu64 " and ours (%" PRIu64
+                                         ") is there",
+                                         s->label, name, expect, generation);
                 if (expect != 0)
-                        return fail(e, ARBITER_CONFLICT, -ESTALE, "%s/%s: generation %" PRIu64 " is gone", s->label,
-                                    name, expect);
-                return fail(e, ARBITER_CONFLICT, -EEXIST, "%s/%s: the object exists already", s->label, name);
+                        return wsmb_fail(e, ARBITER_CONFLICT, -ESTALE, "%s/%s: generation %" PRIu64 " is gone",
+                                         s->label, name, expect);
+                return wsmb_fail(e, ARBITER_CONFLICT, -EEXIST, "%s/%s: the object exists already", s->label, name);
         }
         snprintf(ret_tag, WITNESS_TAG_MAX, "%" PRIu64, generation);
 
@@ -946,95 +512,6 @@ static enum arbiter_result do_write(struct smb *s, const char *name, const char 
 
 /* ------------------------------------------------------------------------ */
 /* The ops                                                                   */
-
-static void smb_close(void *state) {
-        struct smb *s = state;
-
-        if (!s)
-                return;
-        if (s->ctx)
-                smbc_free_context(s->ctx, 1);
-        free(s->label);
-        free(s->share_label);
-        free(s->folder_url);
-        free(s->share_url);
-        free(s->host_url);
-        free(s->probe_host);
-        free(s->username);
-        wipe_free(s->password);
-        forget_pending(s);
-        free(s->domain);
-        free(s);
-}
-
-static int smb_open(const struct witness_url *url, const struct witness_credentials *cred, void **ret_state,
-                    struct err *e) {
-        struct smb *s;
-        const char *host = url->host;
-        size_t host_len = strlen(host);
-
-        if (!streq(url->scheme, "smb"))
-                return err_set(e, -EINVAL, "the SMB witness cannot use a '%s' URL", url->scheme);
-        if (!host[0] || !url->share[0])
-                return err_set(e, -EINVAL, "the SMB witness needs smb://HOST/SHARE[/FOLDER]");
-        if (!cred->username[0])
-                return err_set(e, -EINVAL, "no user name for smb://%s/%s in the credentials (username = NAME)", host,
-                               url->share);
-
-        s = xcalloc(1, sizeof(*s));
-        _cleanup_free_ char *share = url_encode(url->share);
-        _cleanup_free_ char *folder = url_encode(url->path);
-        s->share_label = xasprintf("smb://%s/%s", host, url->share);
-        s->label = url->path[0] ? xasprintf("%s/%s", s->share_label, url->path) : xstrdup(s->share_label);
-        s->share_url = xasprintf("smb://%s/%s/", host, share);
-        s->folder_url = url->path[0] ? xasprintf("%s%s/", s->share_url, folder) : xstrdup(s->share_url);
-        if (host[0] == '[' && host_len > 2 && host[host_len - 1] == ']')
-                s->probe_host = xstrndup(host + 1, host_len - 2);
-        else
-                s->probe_host = xstrdup(host);
-        s->host_url = xstrdup(host);
-        s->username = xstrdup(cred->username);
-        s->password = xstrdup(cred->password);
-        s->domain = xstrdup(cred->domain);
-
-        errno = 0;
-        s->ctx = smbc_new_context();
-        if (!s->ctx) {
-                int r = -(errno ? errno : ENOMEM);
-                smb_close(s);
-                return err_set(e, r, "cannot set up libsmbclient for smb://%s/%s: %s", host, url->share, strerror(-r));
-        }
-        smbc_setLogCallback(s->ctx, NULL, drop_debug);
-        smbc_setDebug(s->ctx, 0);
-        smbc_setOptionUserData(s->ctx, s);
-        smbc_setFunctionAuthDataWithContext(s->ctx, auth_data);
-        smbc_setFunctionCheckServer(s->ctx, check_server);
-        smbc_setUser(s->ctx, s->username);
-        smbc_setPort(s->ctx, SMB_TCP_PORT);
-        smbc_setOptionNoAutoAnonymousLogin(s->ctx, true);
-        smbc_setOptionUseKerberos(s->ctx, false);
-        smbc_setOptionFallbackAfterKerberos(s->ctx, true);
-        smbc_setOptionUseCCache(s->ctx, false);
-        /* Signing required, sealing where the server offers it. */
-        smbc_setOptionSmbEncryptionLevel(s->ctx, SMBC_ENCRYPTLEVEL_REQUEST);
-        s->timeout_ms = 0; /* set by the first operation */
-        if (!smbc_setOptionProtocols(s->ctx, "SMB3", "SMB3")) {
-                smb_close(s);
-                return err_set(e, -EINVAL, "libsmbclient cannot be limited to SMB3 for smb://%s/%s", host, url->share);
-        }
-        errno = 0;
-        if (!smbc_init_context(s->ctx)) {
-                int r = -(errno ? errno : EINVAL);
-                /* A context that failed to initialize is freed without
-                 * shutting anything down. */
-                smbc_free_context(s->ctx, 0);
-                s->ctx = NULL;
-                smb_close(s);
-                return err_set(e, r, "cannot set up libsmbclient for smb://%s/%s: %s", host, url->share, strerror(-r));
-        }
-        *ret_state = s;
-        return 0;
-}
 
 /* An operation whose first request failed on a cached connection is
  * tried once more on a new one: the old one may be stale in ways
@@ -1051,6 +528,19 @@ static bool try_again(const struct smb *s, bool was_connected, enum arbiter_resu
         return res == ARBITER_UNREACHABLE && e && e->code != -ETIMEDOUT;
 }
 
+static int smb_open(const struct witness_url *url, const struct witness_credentials *cred, void **ret_state,
+                    struct err *e) {
+        struct smb *s;
+        int r = wsmb_new(url, cred, &s, e);
+        if (r >= 0)
+                *ret_state = s;
+        return r;
+}
+
+static void smb_close(void *state) {
+        wsmb_free(state);
+}
+
 static enum arbiter_result smb_read(void *state, const char *name, uint64_t timeout_usec, char **ret_text,
                                     char ret_tag[WITNESS_TAG_MAX], struct err *e) {
         struct smb *s = state;
@@ -1058,13 +548,13 @@ static enum arbiter_result smb_read(void *state, const char *name, uint64_t time
         struct sigpipe_guard g;
         enum arbiter_result res;
 
-        sigpipe_block(&g);
+        wsmb_sigpipe_block(&g);
         res = do_read(s, name, timeout_usec, ret_text, ret_tag, e);
         if (try_again(s, was_connected, res, e)) {
                 err_clear(e);
                 res = do_read(s, name, timeout_usec, ret_text, ret_tag, e);
         }
-        sigpipe_restore(&g);
+        wsmb_sigpipe_restore(&g);
         return res;
 }
 
@@ -1076,13 +566,13 @@ static enum arbiter_result smb_write(void *state, const char *name, const char *
         struct sigpipe_guard g;
         enum arbiter_result res;
 
-        sigpipe_block(&g);
+        wsmb_sigpipe_block(&g);
         res = do_write(s, name, expect_tag, generation, text, timeout_usec, ret_tag, e);
         if (try_again(s, was_connected, res, e)) {
                 err_clear(e);
                 res = do_write(s, name, expect_tag, generation, text, timeout_usec, ret_tag, e);
         }
-        sigpipe_restore(&g);
+        wsmb_sigpipe_restore(&g);
         return res;
 }
 
