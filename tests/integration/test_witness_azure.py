@@ -28,6 +28,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rig as rigmod  # noqa: E402
+from witness_tool import Reply, sweep_stale_namespaces, tool_path  # noqa: E402
 import witness_azure  # noqa: E402
 import witness_proxy  # noqa: E402
 
@@ -37,53 +38,7 @@ PROXY_PORT = 10001
 CONTAINER = "witness"
 NS_PREFIX = "cw-az-"
 STATE_ROOT = "/var/tmp/clusterd-witness-azure"
-RESULT_RE = re.compile(r"^result=(?P<result>[a-z]+) tag=(?P<tag>.*)$")
 
-
-def tool_path():
-    builddir = os.environ.get("CLUSTERD_BUILDDIR", rigmod.REPO_ROOT)
-    return os.path.join(builddir, "tests", "witness", "witness-tool")
-
-
-class Reply:
-    """What one witness-tool run printed."""
-
-    def __init__(self, cp, seconds):
-        self.rc = cp.returncode
-        self.stdout = cp.stdout
-        self.stderr = cp.stderr
-        self.seconds = seconds
-        self.result = None
-        self.tag = None
-        self.text = None
-        lines = cp.stdout.split("\n")
-        m = RESULT_RE.match(lines[0]) if lines else None
-        if m:
-            self.result = m.group("result")
-            self.tag = m.group("tag")
-            if len(lines) > 1 and lines[1] == "--":
-                self.text = "\n".join(lines[2:])
-
-    @property
-    def error(self):
-        """The tool's `error: ...` lines, joined."""
-        return " ".join(line[len("error: "):] for line in self.stderr.splitlines() if line.startswith("error: "))
-
-    def __repr__(self):
-        return "<Reply rc=%r result=%r tag=%r %.2fs stdout=%r stderr=%r>" % (
-            self.rc, self.result, self.tag, self.seconds, self.stdout[:300], self.stderr[:600])
-
-
-def _sweep_stale_namespaces():
-    """Removes namespaces earlier runs of this module left (their creator died)."""
-    for ns in rigmod._netns_names():
-        if not ns.startswith(NS_PREFIX):
-            continue
-        pid = ns[len(NS_PREFIX):]
-        if not pid.isdigit() or rigmod._pid_alive(int(pid)):
-            continue
-        rigmod._kill_netns(ns)
-        rigmod.sh(["ip", "netns", "del", ns], check=False)
 
 
 class Env:
@@ -100,7 +55,7 @@ class Env:
         self.n = 0
 
     def start(self):
-        _sweep_stale_namespaces()
+        sweep_stale_namespaces(NS_PREFIX)
         rigmod.sh(["ip", "netns", "add", self.ns])
         rigmod.sh(["ip", "-n", self.ns, "link", "set", "lo", "up"])
         rigmod.sh(["ip", "-n", self.ns, "addr", "add", ADDRESS + "/32", "dev", "lo"])
