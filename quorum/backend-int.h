@@ -71,5 +71,9 @@ struct witness_backend_ops {
                                      struct err *e);
 };
 
+/* For backends: sets e (r, the message) and returns res, so that
+ * `return witness_fail(e, ARBITER_DENIED, -EACCES, "...")` works. */
+enum arbiter_result witness_fail(struct err *e, enum arbiter_result res, int r, const char *fmt, ...) _printf_(4, 5);
+
 extern const struct witness_backend_ops witness_smb_ops;
 extern const struct witness_backend_ops witness_azure_ops;

@@ -54,9 +54,6 @@ struct sigpipe_guard {
         bool was_pending;  /* a SIGPIPE was pending before: not ours to take */
 };
 
-/* Sets e (r, the message) and returns res: `return wsmb_fail(e, ARBITER_DENIED, ...)`. */
-enum arbiter_result wsmb_fail(struct err *e, enum arbiter_result res, int r, const char *fmt, ...) _printf_(4, 5);
-
 /* A state for url with cred's user; -errno with a message. */
 int wsmb_new(const struct witness_url *url, const struct witness_credentials *cred, struct smb **ret, struct err *e);
 /* Frees s (NULL is fine), wiping the password. */

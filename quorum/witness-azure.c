@@ -76,19 +76,6 @@ struct response {
         bool body_too_large;               /* more than WITNESS_RECORD_MAX bytes came (the rest was not read) */
 };
 
-/* Sets e (r, the message) and returns res: `return fail(e, ARBITER_DENIED, ...)`. */
-static enum arbiter_result fail(struct err *e, enum arbiter_result res, int r, const char *fmt, ...) _printf_(4, 5);
-static enum arbiter_result fail(struct err *e, enum arbiter_result res, int r, const char *fmt, ...) {
-        char msg[sizeof(e->msg)];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        err_set(e, r, "%s", msg);
-        return res;
-}
-
 static void curl_slist_freep(struct curl_slist **l) {
         curl_slist_free_all(*l);
 }
@@ -357,7 +344,7 @@ static enum arbiter_result azure_request(struct azure *a, const struct request *
 
         memset(rsp, 0, sizeof(*rsp));
         if (now >= deadline_usec)
-                return fail(e, ARBITER_UNREACHABLE, -ETIMEDOUT, "%s: no time left for %s", a->label, q->doing);
+                return witness_fail(e, ARBITER_UNREACHABLE, -ETIMEDOUT, "%s: no time left for %s", a->label, q->doing);
         timeout_ms = (long)MIN((deadline_usec - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC, (uint64_t)LONG_MAX);
 
         if (a->sas)
@@ -402,12 +389,14 @@ static enum arbiter_result azure_request(struct azure *a, const struct request *
             curl_easy_setopt(a->curl, CURLOPT_WRITEDATA, rsp) != CURLE_OK ||
             curl_easy_setopt(a->curl, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
             curl_easy_setopt(a->curl, CURLOPT_HEADERDATA, rsp) != CURLE_OK || set_protocols(a->curl) != CURLE_OK)
-                return fail(e, ARBITER_FAILED, -EIO, "%s: libcurl refused an option for %s", a->label, q->doing);
+                return witness_fail(e, ARBITER_FAILED, -EIO, "%s: libcurl refused an option for %s", a->label,
+                                    q->doing);
         if (q->body) {
                 if (curl_easy_setopt(a->curl, CURLOPT_CUSTOMREQUEST, q->method) != CURLE_OK ||
                     curl_easy_setopt(a->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_size) != CURLE_OK ||
                     curl_easy_setopt(a->curl, CURLOPT_POSTFIELDS, q->body) != CURLE_OK)
-                        return fail(e, ARBITER_FAILED, -EIO, "%s: libcurl refused the body for %s", a->label, q->doing);
+                        return witness_fail(e, ARBITER_FAILED, -EIO, "%s: libcurl refused the body for %s", a->label,
+                                            q->doing);
         }
 
         c = curl_easy_perform(a->curl);
@@ -421,15 +410,16 @@ static enum arbiter_result azure_request(struct azure *a, const struct request *
         if (c != CURLE_OK) {
                 const char *why = errbuf[0] ? errbuf : curl_easy_strerror(c);
                 if (curl_unreachable(c))
-                        return fail(e, ARBITER_UNREACHABLE, c == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EHOSTUNREACH,
-                                    "%s: no answer from %s while %s: %s", a->label, a->endpoint, q->doing, why);
-                return fail(e, ARBITER_FAILED, -EIO, "%s: %s failed talking to %s: %s", a->label, q->doing, a->endpoint,
-                            why);
+                        return witness_fail(e, ARBITER_UNREACHABLE,
+                                            c == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EHOSTUNREACH,
+                                            "%s: no answer from %s while %s: %s", a->label, a->endpoint, q->doing, why);
+                return witness_fail(e, ARBITER_FAILED, -EIO, "%s: %s failed talking to %s: %s", a->label, q->doing,
+                                    a->endpoint, why);
         }
 
         if (rsp->status == 0)
-                return fail(e, ARBITER_FAILED, -EIO, "%s: no HTTP status from %s while %s", a->label, a->endpoint,
-                            q->doing);
+                return witness_fail(e, ARBITER_FAILED, -EIO, "%s: no HTTP status from %s while %s", a->label,
+                                    a->endpoint, q->doing);
         if (rsp->status >= 300) {
                 const char *s;
                 size_t n;
@@ -451,12 +441,12 @@ static enum arbiter_result answer_error(const struct azure *a, const struct requ
         const char *sep = rsp->message[0] ? ": " : "";
 
         if (rsp->status == 401 || rsp->status == 403)
-                return fail(e, ARBITER_DENIED, -EACCES, "the %s for %s was refused while %s (%s, HTTP %ld%s%s)",
-                            a->key ? "account key" : "SAS", a->label, q->doing, rsp->code[0] ? rsp->code : "no code",
-                            rsp->status, sep, rsp->message);
-        return fail(e, ARBITER_FAILED, -EIO, "%s: %s: the blob service at %s answered HTTP %ld %s%s%s", a->label,
-                    q->doing, a->endpoint, rsp->status, rsp->code[0] ? rsp->code : "(no error code)", sep,
-                    rsp->message);
+                return witness_fail(e, ARBITER_DENIED, -EACCES, "the %s for %s was refused while %s (%s, HTTP %ld%s%s)",
+                                    a->key ? "account key" : "SAS", a->label, q->doing,
+                                    rsp->code[0] ? rsp->code : "no code", rsp->status, sep, rsp->message);
+        return witness_fail(e, ARBITER_FAILED, -EIO, "%s: %s: the blob service at %s answered HTTP %ld %s%s%s",
+                            a->label, q->doing, a->endpoint, rsp->status, rsp->code[0] ? rsp->code : "(no error code)",
+                            sep, rsp->message);
 }
 
 static bool code_is(const struct response *rsp, const char *code) {
@@ -499,15 +489,16 @@ static enum arbiter_result azure_read(void *state, const char *name, uint64_t ti
         switch (rsp->status) {
         case 200:
                 if (rsp->body_too_large)
-                        return fail(e, ARBITER_CORRUPT, -EBADMSG,
-                                    "%s: blob '%s' is larger than %d bytes: not a witness record", a->label, name,
-                                    WITNESS_RECORD_MAX);
+                        return witness_fail(e, ARBITER_CORRUPT, -EBADMSG,
+                                            "%s: blob '%s' is larger than %d bytes: not a witness record", a->label,
+                                            name, WITNESS_RECORD_MAX);
                 if (memchr(rsp->body, '\0', rsp->body_size))
-                        return fail(e, ARBITER_CORRUPT, -EBADMSG,
-                                    "%s: blob '%s' holds a NUL byte: not a witness record", a->label, name);
+                        return witness_fail(e, ARBITER_CORRUPT, -EBADMSG,
+                                            "%s: blob '%s' holds a NUL byte: not a witness record", a->label, name);
                 if (!rsp->etag[0])
-                        return fail(e, ARBITER_FAILED, -EIO, "%s: the blob service answered %s %s", a->label, doing,
-                                    rsp->etag_too_long ? "with an ETag too long to keep" : "without an ETag");
+                        return witness_fail(e, ARBITER_FAILED, -EIO, "%s: the blob service answered %s %s", a->label,
+                                            doing,
+                                            rsp->etag_too_long ? "with an ETag too long to keep" : "without an ETag");
                 *ret_text = xstrndup(rsp->body, rsp->body_size);
                 memcpy(ret_tag, rsp->etag, sizeof(rsp->etag));
                 return ARBITER_OK;
@@ -553,10 +544,10 @@ static enum arbiter_result azure_write(void *state, const char *name, const char
         if (name_check(a, name, e) < 0)
                 return ARBITER_FAILED;
         if (!create && !tag_ok(expect_tag))
-                return fail(e, ARBITER_FAILED, -EINVAL, "%s: '%s' is not an ETag", a->label, expect_tag);
+                return witness_fail(e, ARBITER_FAILED, -EINVAL, "%s: '%s' is not an ETag", a->label, expect_tag);
         if (size > WITNESS_RECORD_MAX)
-                return fail(e, ARBITER_FAILED, -EFBIG, "%s: a record of %zu bytes is larger than %d", a->label, size,
-                            WITNESS_RECORD_MAX);
+                return witness_fail(e, ARBITER_FAILED, -EFBIG, "%s: a record of %zu bytes is larger than %d", a->label,
+                                    size, WITNESS_RECORD_MAX);
         path = blob_path(a, name);
         doing = xasprintf("writing blob '%s'", name);
         struct request q = {
@@ -580,9 +571,9 @@ static enum arbiter_result azure_write(void *state, const char *name, const char
                 case 200: /* Azure says 201; any success with an ETag is one */
                 case 201:
                         if (!rsp->etag[0])
-                                return fail(e, ARBITER_FAILED, -EIO, "%s: the blob service answered %s %s", a->label,
-                                            doing,
-                                            rsp->etag_too_long ? "with an ETag too long to keep" : "without an ETag");
+                                return witness_fail(
+                                        e, ARBITER_FAILED, -EIO, "%s: the blob service answered %s %s", a->label, doing,
+                                        rsp->etag_too_long ? "with an ETag too long to keep" : "without an ETag");
                         memcpy(ret_tag, rsp->etag, sizeof(rsp->etag));
                         return ARBITER_OK;
                 case 409:
@@ -604,15 +595,15 @@ static enum arbiter_result azure_write(void *state, const char *name, const char
                         if (!code_is(rsp, "ContainerNotFound"))
                                 return answer_error(a, &q, rsp, e);
                         if (!a->key)
-                                return fail(e, ARBITER_FAILED, -ENOENT,
-                                            "container '%s' does not exist in account %s (%s): create it, or "
-                                            "give the account key instead of a SAS",
-                                            a->container, a->account, a->endpoint);
+                                return witness_fail(e, ARBITER_FAILED, -ENOENT,
+                                                    "container '%s' does not exist in account %s (%s): create it, or "
+                                                    "give the account key instead of a SAS",
+                                                    a->container, a->account, a->endpoint);
                         if (attempt > 0)
-                                return fail(e, ARBITER_FAILED, -ENOENT,
-                                            "container '%s' does not exist in account %s (%s) right after "
-                                            "it was created",
-                                            a->container, a->account, a->endpoint);
+                                return witness_fail(e, ARBITER_FAILED, -ENOENT,
+                                                    "container '%s' does not exist in account %s (%s) right after "
+                                                    "it was created",
+                                                    a->container, a->account, a->endpoint);
                         res = create_container(a, deadline, e);
                         if (res != ARBITER_OK)
                                 return res;

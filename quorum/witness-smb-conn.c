@@ -38,18 +38,6 @@
 
 #include "quorum/smb-int.h"
 
-/* Sets e (r, the message) and returns res: `return wsmb_fail(e, ARBITER_DENIED, ...)`. */
-enum arbiter_result wsmb_fail(struct err *e, enum arbiter_result res, int r, const char *fmt, ...) {
-        char msg[sizeof(e->msg)];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        err_set(e, r, "%s", msg);
-        return res;
-}
-
 static void wipe_free(char *s) {
         if (!s)
                 return;
@@ -249,25 +237,25 @@ enum arbiter_result wsmb_error(struct smb *s, int errnum, const char *doing, str
 
         if (errno_is_unreachable(errnum)) {
                 mark_stale(s);
-                return wsmb_fail(e, ARBITER_UNREACHABLE, -errnum, "%s: %s", doing, strerror(errnum));
+                return witness_fail(e, ARBITER_UNREACHABLE, -errnum, "%s: %s", doing, strerror(errnum));
         }
         purge(s);
         if (who == REFUSED_LOGON)
-                return wsmb_fail(e, ARBITER_DENIED, -EACCES,
-                                 "wrong user name or password for %s: the server refused the logon of user '%s'",
-                                 s->share_label, s->username);
+                return witness_fail(e, ARBITER_DENIED, -EACCES,
+                                    "wrong user name or password for %s: the server refused the logon of user '%s'",
+                                    s->share_label, s->username);
         if (who == REFUSED_SHARE)
-                return wsmb_fail(e, ARBITER_DENIED, -EACCES, "%s: the server does not let user '%s' use the share",
-                                 s->share_label, s->username);
+                return witness_fail(e, ARBITER_DENIED, -EACCES, "%s: the server does not let user '%s' use the share",
+                                    s->share_label, s->username);
         switch (errnum) {
         case EACCES:
-                return wsmb_fail(e, ARBITER_DENIED, -EACCES,
-                                 "%s: permission denied (the share is read-only, or user '%s' may not write there)",
-                                 doing, s->username);
+                return witness_fail(e, ARBITER_DENIED, -EACCES,
+                                    "%s: permission denied (the share is read-only, or user '%s' may not write there)",
+                                    doing, s->username);
         case EROFS:
-                return wsmb_fail(e, ARBITER_DENIED, -EROFS, "%s: the share is read-only", doing);
+                return witness_fail(e, ARBITER_DENIED, -EROFS, "%s: the share is read-only", doing);
         default:
-                return wsmb_fail(e, ARBITER_FAILED, -errnum, "%s: %s", doing, strerror(errnum));
+                return witness_fail(e, ARBITER_FAILED, -errnum, "%s: %s", doing, strerror(errnum));
         }
 }
 
@@ -282,8 +270,8 @@ enum arbiter_result wsmb_missing_folder(struct smb *s, struct err *e) {
                 d = smbc_getFunctionOpendir(s->ctx)(s->ctx, s->share_url);
                 if (d) {
                         smbc_getFunctionClosedir(s->ctx)(s->ctx, d);
-                        return wsmb_fail(e, ARBITER_UNREACHABLE, -ENOENT, "%s: the folder does not exist on the share",
-                                         s->label);
+                        return witness_fail(e, ARBITER_UNREACHABLE, -ENOENT,
+                                            "%s: the folder does not exist on the share", s->label);
                 }
                 int errnum = errno;
                 if (errnum != ENOENT) {
@@ -292,7 +280,7 @@ enum arbiter_result wsmb_missing_folder(struct smb *s, struct err *e) {
                 }
         }
         purge(s);
-        return wsmb_fail(e, ARBITER_UNREACHABLE, -ENOENT, "%s: the server has no such share", s->share_label);
+        return witness_fail(e, ARBITER_UNREACHABLE, -ENOENT, "%s: the server has no such share", s->share_label);
 }
 
 /* ------------------------------------------------------------------------ */

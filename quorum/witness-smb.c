@@ -193,8 +193,8 @@ static enum arbiter_result read_file(struct smb *s, const char *name, uint64_t g
         }
         smbc_getFunctionClose(s->ctx)(s->ctx, f);
         if (size > WITNESS_RECORD_MAX)
-                return wsmb_fail(e, ARBITER_CORRUPT, -EFBIG, "%s/%s.%" PRIu64 " is larger than %d bytes", s->label,
-                                 name, generation, WITNESS_RECORD_MAX);
+                return witness_fail(e, ARBITER_CORRUPT, -EFBIG, "%s/%s.%" PRIu64 " is larger than %d bytes", s->label,
+                                    name, generation, WITNESS_RECORD_MAX);
         buf[size] = '\0';
         *ret_text = TAKE_PTR(buf);
         *ret_size = size;
@@ -368,13 +368,13 @@ static enum arbiter_result do_read(struct smb *s, const char *name, uint64_t tim
                         continue;
                 if (sc.count <= SMB_TOP_MAX)
                         return ARBITER_ABSENT; /* none, or only abandoned creates */
-                return wsmb_fail(e, ARBITER_CORRUPT, -EBADMSG,
-                                 "%s/%s: the newest %d files of the object are all empty and abandoned", s->label, name,
-                                 SMB_TOP_MAX);
+                return witness_fail(e, ARBITER_CORRUPT, -EBADMSG,
+                                    "%s/%s: the newest %d files of the object are all empty and abandoned", s->label,
+                                    name, SMB_TOP_MAX);
         }
-        return wsmb_fail(e, ARBITER_FAILED, -ESTALE,
-                         "reading %s/%s: the newest files changed under every listing, %d times in a row", s->label,
-                         name, SMB_LISTINGS_MAX);
+        return witness_fail(e, ARBITER_FAILED, -ESTALE,
+                            "reading %s/%s: the newest files changed under every listing, %d times in a row", s->label,
+                            name, SMB_LISTINGS_MAX);
 }
 
 /* Unlinks NAME.G; errors are the caller's to ignore or report. */
@@ -407,8 +407,8 @@ static enum arbiter_result create_file(struct smb *s, const char *name, uint64_t
                                 s->answer_usec = now_monotonic_usec();
                                 return ARBITER_OK;
                         }
-                        return wsmb_fail(e, ARBITER_CONFLICT, -EEXIST, "%s/%s.%" PRIu64 " exists already", s->label,
-                                         name, generation);
+                        return witness_fail(e, ARBITER_CONFLICT, -EEXIST, "%s/%s.%" PRIu64 " exists already", s->label,
+                                            name, generation);
                 }
                 if (errnum == ENOENT)
                         return wsmb_missing_folder(s, e);
@@ -452,15 +452,15 @@ static enum arbiter_result do_write(struct smb *s, const char *name, const char 
 
         if (expect_tag[0] && (expect_tag[0] == '0' || strlen(expect_tag) > SMB_GENERATION_DIGITS ||
                               parse_uint64(expect_tag, &expect) < 0))
-                return wsmb_fail(e, ARBITER_CONFLICT, -ESTALE, "%s/%s: '%s' is not a generation this backend wrote",
-                                 s->label, name, expect_tag);
+                return witness_fail(e, ARBITER_CONFLICT, -ESTALE, "%s/%s: '%s' is not a generation this backend wrote",
+                                    s->label, name, expect_tag);
         if (generation == 0 || generation <= expect)
-                return wsmb_fail(e, ARBITER_FAILED, -EINVAL,
-                                 "%s/%s: the new generation %" PRIu64 " must be above the expected %" PRIu64, s->label,
-                                 name, generation, expect);
+                return witness_fail(e, ARBITER_FAILED, -EINVAL,
+                                    "%s/%s: the new generation %" PRIu64 " must be above the expected %" PRIu64,
+                                    s->label, name, generation, expect);
         if (strlen(text) > WITNESS_RECORD_MAX)
-                return wsmb_fail(e, ARBITER_FAILED, -EFBIG, "%s/%s: a record of %zu bytes is larger than %d bytes",
-                                 s->label, name, strlen(text), WITNESS_RECORD_MAX);
+                return witness_fail(e, ARBITER_FAILED, -EFBIG, "%s/%s: a record of %zu bytes is larger than %d bytes",
+                                    s->label, name, strlen(text), WITNESS_RECORD_MAX);
 
         res = wsmb_begin(s, timeout_usec, e);
         if (res != ARBITER_OK)
@@ -483,23 +483,23 @@ static enum arbiter_result do_write(struct smb *s, const char *name, const char 
         /* Our file gone means a writer of a higher generation cleaned it
          * up: lost, and nothing of ours is left to remove. */
         if (!sc.mine)
-                return wsmb_fail(e, ARBITER_CONFLICT, -ESTALE, "%s/%s.%" PRIu64 " was removed by another writer",
-                                 s->label, name, generation);
+                return witness_fail(e, ARBITER_CONFLICT, -ESTALE, "%s/%s.%" PRIu64 " was removed by another writer",
+                                    s->label, name, generation);
         if (sc.newest > generation || sc.between || (expect != 0 && !sc.expected) || (expect == 0 && sc.others)) {
                 (void)unlink_generation(s, name, generation);
                 if (sc.newest > generation)
-                        return wsmb_fail(e, ARBITER_CONFLICT, -ESTALE,
-                                         "%s/%s: generation %" PRIu64 " is there, above ours (%" PRIu64 ")", s->label,
-                                         name, sc.newest, generation);
+                        return witness_fail(e, ARBITER_CONFLICT, -ESTALE,
+                                            "%s/%s: generation %" PRIu64 " is there, above ours (%" PRIu64 ")",
+                                            s->label, name, sc.newest, generation);
                 if (sc.between)
-                        return wsmb_fail(e, ARBITER_CONFLICT, -ESTALE,
-                                         "%s/%s: another generation between %" PRIu64 " and ours (%" PRIu64
-                                         ") is there",
-                                         s->label, name, expect, generation);
+                        return witness_fail(e, ARBITER_CONFLICT, -ESTALE,
+                                            "%s/%s: another generation between %" PRIu64 " and ours (%" PRIu64
+                                            ") is there",
+                                            s->label, name, expect, generation);
                 if (expect != 0)
-                        return wsmb_fail(e, ARBITER_CONFLICT, -ESTALE, "%s/%s: generation %" PRIu64 " is gone",
-                                         s->label, name, expect);
-                return wsmb_fail(e, ARBITER_CONFLICT, -EEXIST, "%s/%s: the object exists already", s->label, name);
+                        return witness_fail(e, ARBITER_CONFLICT, -ESTALE, "%s/%s: generation %" PRIu64 " is gone",
+                                            s->label, name, expect);
+                return witness_fail(e, ARBITER_CONFLICT, -EEXIST, "%s/%s: the object exists already", s->label, name);
         }
         snprintf(ret_tag, WITNESS_TAG_MAX, "%" PRIu64, generation);
 

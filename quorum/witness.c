@@ -37,6 +37,17 @@ struct witness {
         char known_tag[WITNESS_TAG_MAX];
 };
 
+enum arbiter_result witness_fail(struct err *e, enum arbiter_result res, int r, const char *fmt, ...) {
+        char msg[sizeof(e->msg)];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        err_set(e, r, "%s", msg);
+        return res;
+}
+
 static const struct witness_backend_ops *backend_for(const char *scheme) {
         if (streq(scheme, "smb"))
                 return &witness_smb_ops;
