@@ -684,8 +684,9 @@ json_object *clusterd_witness_json(struct clusterd *c) {
                 return o;
         json_add_string(o, "type", witness_url_parse(url, &u, NULL) >= 0 ? u.scheme : NULL);
         json_add_int(o, "lease_ms", (int64_t)(lease_setting(c) / USEC_PER_MSEC));
-        json_add_bool(o, "counts", quorum_witness_counts(voting_nodes(c)));
-        json_add_int(o, "voting_nodes", voting_nodes(c));
+        uint32_t n = voting_nodes(c);
+        json_add_bool(o, "counts", quorum_witness_counts(n));
+        json_add_int(o, "voting_nodes", n);
         json_add_string(o, "credentials", c->config->witness.credentials);
         if (!v) {
                 json_add_bool(o, "vote", false);
