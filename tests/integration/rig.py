@@ -339,6 +339,7 @@ class Rig:
         rest = [n for n in self.nodes if n not in named]
         if rest:
             groups.append(rest)
+        scripts = []
         for g in groups:
             blocked = [n.address for n in self.nodes if n not in g]
             for n in g:
@@ -359,13 +360,36 @@ class Rig:
                         "  }\n"
                         "}\n" % (NFT_TABLE, elems, elems)
                     )
-                self._nft(n, script)
+                scripts.append((n, script))
+        self._nft_at_once(scripts)
+
+    def _nft_at_once(self, scripts):
+        """Runs each (node, script) in its node's namespace, all at the same
+        time: applied one node after the other, the network would pass
+        through seconds of non-transitive connectivity (a sees b and c, b and
+        c not each other), which makes corosync's membership churn."""
+        errors = []
+
+        def run(node, script):
+            try:
+                self._nft(node, script)
+            except Exception as e:  # noqa: BLE001 (re-raised below)
+                errors.append(e)
+
+        threads = [threading.Thread(target=run, args=ns) for ns in scripts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
 
     def heal(self):
-        """Ends partitions (removes every node's nftables table) and restores
-        every node's link."""
+        """Ends partitions (removes every node's nftables table, on all nodes
+        at once) and restores every node's link."""
+        drop = "table inet %s\ndelete table inet %s\n" % (NFT_TABLE, NFT_TABLE)
+        self._nft_at_once([(n, drop) for n in self.nodes])
         for n in self.nodes:
-            self._nft(n, "table inet %s\ndelete table inet %s\n" % (NFT_TABLE, NFT_TABLE))
             n.restore_link()
 
     # ---- clusters -----------------------------------------------------------
