@@ -71,6 +71,7 @@ struct witness_vote {
         struct witness *w; /* the backend; leader only */
         struct arbiter *a; /* leader only; kept while releasing */
         bool fd_polled;
+        bool lost; /* its corosync connection is gone: lost_job restarts it */
         struct arbiter_position position;
 
         uint32_t *members; /* CPG group members, sorted; owned */
@@ -331,16 +332,22 @@ static void on_ring_change(void *data, uint64_t ring_seq, const uint32_t *member
 static void on_quorum_change(void *data) {
 }
 
+/* Jobs take the daemon, never the witness: when corosync goes, both
+ * connections are lost at once, and the main one's handler may have
+ * stopped (freed) the witness before a job queued for it runs. */
 static void lost_job(void *data) {
-        struct witness_vote *v = data;
-        clusterd_witness_stop(v->c);
-        clusterd_witness_update(v->c);
+        struct clusterd *c = data;
+        if (!c->witness || !c->witness->lost)
+                return;
+        clusterd_witness_stop(c);
+        clusterd_witness_update(c);
 }
 
 static void on_lost(void *data, int error) {
         struct witness_vote *v = data;
         log_warning_errno(error, "Lost the witness's corosync connection (%m); reconnecting");
-        (void)qb_loop_job_add(v->c->loop, QB_LOOP_HIGH, v, lost_job);
+        v->lost = true;
+        (void)qb_loop_job_add(v->c->loop, QB_LOOP_HIGH, v->c, lost_job);
 }
 
 static const struct cs_callbacks callbacks = {
@@ -376,7 +383,9 @@ static void log_health(struct witness_vote *v) {
 }
 
 static void reconsider_job(void *data) {
-        reconsider(data);
+        struct clusterd *c = data;
+        if (c->witness)
+                reconsider(c->witness);
 }
 
 static void step(struct witness_vote *v, const struct arbiter_event *ev) {
@@ -415,7 +424,7 @@ static void step(struct witness_vote *v, const struct arbiter_event *ev) {
                         v->wake_armed = false;
                 }
                 if (v->leader)
-                        (void)qb_loop_job_add(v->c->loop, QB_LOOP_MED, v, reconsider_job);
+                        (void)qb_loop_job_add(v->c->loop, QB_LOOP_MED, v->c, reconsider_job);
         }
 }
 
