@@ -2,11 +2,12 @@
 /*
  * clusterd-corosync.c: the adapter to corosync's client libraries.
  *
- * One struct cs holds the CPG, quorum, votequorum and cmap handles of
- * one connection. Their fds are polled by the daemon's libqb loop; every
+ * One struct cs holds the CPG, quorum, votequorum, cmap and cfg handles
+ * of one connection. Their fds are polled by the daemon's libqb loop; every
  * dispatch drains what is pending (CS_DISPATCH_ALL), so that one batch of
  * CPG deliveries can be committed to the database in one transaction.
  */
+#include <corosync/cfg.h>
 #include <corosync/cmap.h>
 #include <corosync/cpg.h>
 #include <corosync/quorum.h>
@@ -27,7 +28,8 @@ struct cs {
         votequorum_handle_t votequorum;
         cmap_handle_t cmap;
         cmap_track_handle_t cmap_track;
-        int fd_cpg, fd_quorum, fd_votequorum, fd_cmap; /* -1 when not polled */
+        corosync_cfg_handle_t cfg;
+        int fd_cpg, fd_quorum, fd_votequorum, fd_cmap, fd_cfg; /* -1 when not polled */
 
         struct cpg_name group;
         uint32_t local_nodeid;
@@ -53,8 +55,13 @@ struct cs {
         size_t n_vq_members;
         uint32_t device_votes; /* the quorum device's votes counted on this node (0: none cast) */
 
-        bool lost; /* the lost callback ran */
+        bool lost;           /* the lost callback ran */
+        bool shutdown_asked; /* corosync asked whether it may stop; no answer yet */
 };
+
+/* cfg's callbacks carry no context: the one connection that tracks
+ * shutdown requests (a process has one). */
+static struct cs *cfg_owner;
 
 int cs_errno(int err) {
         switch ((cs_error_t)err) {
@@ -237,6 +244,8 @@ static int32_t quorum_fd_cb(int32_t fd, int32_t revents, void *data) {
                 err = quorum_dispatch(cs->quorum, CS_DISPATCH_ALL);
         else if (fd == cs->fd_votequorum)
                 err = votequorum_dispatch(cs->votequorum, CS_DISPATCH_ALL);
+        else if (fd == cs->fd_cfg)
+                err = corosync_cfg_dispatch(cs->cfg, CS_DISPATCH_ALL);
         else
                 err = cmap_dispatch(cs->cmap, CS_DISPATCH_ALL);
         if (cs->lost)
@@ -350,6 +359,34 @@ static int poll_fd(struct cs *cs, int fd, qb_loop_poll_dispatch_fn fn, int *slot
         return 0;
 }
 
+/* corosync is stopping cleanly (corosync-cfgtool -H, which is how
+ * corosync.service stops) and asks its clients first. */
+static void cfg_shutdown_cb(corosync_cfg_handle_t h, corosync_cfg_shutdown_flags_t flags) {
+        struct cs *cs = cfg_owner;
+        if (!cs || cs->lost || cs->cfg != h)
+                return;
+        cs->shutdown_asked = true;
+        cs->cb->shutdown_request(cs->userdata);
+}
+
+/* Only for a connection that wants shutdown requests, and only one. */
+static int init_cfg(struct cs *cs, struct err *e) {
+        static const corosync_cfg_callbacks_t callbacks = { .corosync_cfg_shutdown_callback = cfg_shutdown_cb };
+        cs_error_t err;
+        int fd;
+
+        if (!cs->cb->shutdown_request || cfg_owner)
+                return 0;
+        if ((err = corosync_cfg_initialize(&cs->cfg, &callbacks)) != CS_OK)
+                return err_set(e, cs_errno(err), "cannot connect to corosync's cfg service (%s)", cs_strerror(err));
+        if ((err = corosync_cfg_trackstart(cs->cfg, 0)) != CS_OK)
+                return err_set(e, cs_errno(err), "cannot track corosync's shutdown (%s)", cs_strerror(err));
+        if (corosync_cfg_fd_get(cs->cfg, &fd) != CS_OK)
+                return err_set(e, -ENOTCONN, "cannot get corosync's file descriptors");
+        cfg_owner = cs;
+        return poll_fd(cs, fd, quorum_fd_cb, &cs->fd_cfg, e);
+}
+
 int cs_connect(qb_loop_t *loop, const char *group, const struct cs_callbacks *cb, void *userdata, struct cs **ret,
                struct err *e) {
         struct cs *cs = xcalloc(1, sizeof(*cs));
@@ -361,7 +398,8 @@ int cs_connect(qb_loop_t *loop, const char *group, const struct cs_callbacks *cb
                            .fd_cpg = -1,
                            .fd_quorum = -1,
                            .fd_votequorum = -1,
-                           .fd_cmap = -1 };
+                           .fd_cmap = -1,
+                           .fd_cfg = -1 };
 
         if ((r = init_cpg(cs, group, e)) < 0 || (r = init_quorum(cs, e)) < 0 || (r = init_cmap(cs, e)) < 0)
                 goto fail;
@@ -374,6 +412,8 @@ int cs_connect(qb_loop_t *loop, const char *group, const struct cs_callbacks *cb
                         r = err_set(e, -ENOTCONN, "cannot get corosync's file descriptors");
                 goto fail;
         }
+        if ((r = init_cfg(cs, e)) < 0)
+                goto fail;
         refresh_nodelist(cs);
         *ret = cs;
         return 0;
@@ -385,7 +425,7 @@ fail:
 struct cs *cs_free(struct cs *cs) {
         if (!cs)
                 return NULL;
-        int *fds[] = { &cs->fd_cpg, &cs->fd_quorum, &cs->fd_votequorum, &cs->fd_cmap };
+        int *fds[] = { &cs->fd_cpg, &cs->fd_quorum, &cs->fd_votequorum, &cs->fd_cmap, &cs->fd_cfg };
         for (size_t i = 0; i < ELEMENTSOF(fds); i++)
                 if (*fds[i] >= 0)
                         qb_loop_poll_del(cs->loop, *fds[i]);
@@ -403,6 +443,13 @@ struct cs *cs_free(struct cs *cs) {
                         cmap_track_delete(cs->cmap, cs->cmap_track);
                 cmap_finalize(cs->cmap);
         }
+        if (cs->cfg) {
+                /* Unanswered, corosync would wait its shutdown timeout out. */
+                cs_reply_shutdown(cs);
+                corosync_cfg_finalize(cs->cfg);
+        }
+        if (cfg_owner == cs)
+                cfg_owner = NULL;
         free(cs->q.members);
         free(cs->votes);
         free(cs->nodes);
@@ -550,4 +597,11 @@ bool cs_vq_ring(struct cs *cs, uint64_t *ret_seq) {
         if (cs->vq_ring_known)
                 *ret_seq = cs->vq_ring_seq;
         return cs->vq_ring_known;
+}
+
+void cs_reply_shutdown(struct cs *cs) {
+        if (!cs->shutdown_asked)
+                return;
+        cs->shutdown_asked = false;
+        (void)corosync_cfg_replyto_shutdown(cs->cfg, COROSYNC_CFG_SHUTDOWN_FLAG_YES);
 }

@@ -71,6 +71,10 @@ struct cs_callbacks {
         /* votequorum's membership sync began a new ring (its nodelist
          * notification): a quorum device must poll with it now. Optional. */
         void (*ring_change)(void *userdata, uint64_t ring_seq, const uint32_t *members, size_t n);
+        /* corosync is stopping cleanly and waits (up to its shutdown
+         * timeout, 5 s) for cs_reply_shutdown(). Optional: without it the
+         * reply is given at once. */
+        void (*shutdown_request)(void *userdata);
         /* The connection to corosync is gone (error: -errno). */
         void (*lost)(void *userdata, int error);
 };
@@ -131,6 +135,10 @@ int cs_qdevice_unregister(struct cs *cs, const char *name);
 int cs_qdevice_poll(struct cs *cs, const char *name, bool cast_vote);
 /* votequorum's current ring sequence (false before its first notice). */
 bool cs_vq_ring(struct cs *cs, uint64_t *ret_seq);
+
+/* Lets a clean stop of corosync go on (see shutdown_request). Does
+ * nothing when no stop is waiting for the answer. */
+void cs_reply_shutdown(struct cs *cs);
 
 /* Translates a corosync result. */
 int cs_errno(int cs_error);
