@@ -224,6 +224,36 @@ static int node_state_event(struct apply *a, const struct db_node *old) {
         return 0;
 }
 
+static int apply_node_vote(struct apply *a) {
+        const struct op *op = a->op;
+        struct db_node old = {};
+        int r;
+
+        if (op->state > 1)
+                return apply_refuse(a, -EINVAL, "invalid vote %u", op->state);
+        r = db_node_get(a->db, op->name, &old);
+        if (r == -ENOENT)
+                return apply_refuse(a, -ENOENT, "no node named '%s'", op->name);
+        if (r < 0)
+                return r;
+        bool was = old.vote;
+        db_node_done(&old);
+        if (was == (op->state != 0))
+                return 0;
+        sqlite3_stmt *st = db_stmt(a->db, "UPDATE nodes SET vote = ? WHERE name = ?");
+        if (!st)
+                return -EIO;
+        sqlite3_bind_int(st, 1, op->state != 0);
+        sqlite3_bind_text(st, 2, op->name, -1, SQLITE_STATIC);
+        if ((r = db_exec_stmt(a->db, st)) < 0)
+                return r;
+        if (op->state)
+                return apply_add_event(a, "node.vote-restored", op->name,
+                                       "Node '%s' is back: its vote counts towards the majority again", op->name);
+        return apply_add_event(a, "node.left", op->name,
+                               "Node '%s' left cleanly: its vote no longer counts towards the majority", op->name);
+}
+
 static int apply_node_state(struct apply *a) {
         const struct op *op = a->op;
         struct db_node old = {};
@@ -430,6 +460,9 @@ int db_apply_op(struct db *db, uint32_t origin_nodeid, const struct op *op, cons
                 break;
         case OP_NODE_FENCE_SET:
                 r = apply_node_fence_set(&a);
+                break;
+        case OP_NODE_VOTE:
+                r = apply_node_vote(&a);
                 break;
         default:
                 r = apply_refuse(&a, -EINVAL, "unknown operation kind %d", (int)op->kind);

@@ -52,6 +52,9 @@ static const char *const migrations[] = {
         "  failures TEXT NOT NULL, failed INTEGER NOT NULL, avoid TEXT NOT NULL);"
         "CREATE TABLE node_props (name TEXT PRIMARY KEY, memory_mib INTEGER NOT NULL, cpus INTEGER NOT NULL,"
         "  watchdog_usec INTEGER NOT NULL, pause INTEGER NOT NULL, fence TEXT, updated_usec INTEGER NOT NULL);",
+        /* 2 -> 3: dynamic quorum. vote is 0 for a node that left cleanly:
+         * its vote no longer counts towards the majority. */
+        "ALTER TABLE nodes ADD COLUMN vote INTEGER NOT NULL DEFAULT 1;",
 };
 
 sqlite3 *db_sqlite(struct db *db) {
@@ -452,7 +455,7 @@ void db_nodes_free(struct db_node *nodes, size_t n) {
 
 #define NODE_COLUMNS                                                                                                   \
         "name, nodeid, address, added_usec, state, state_since_usec, daemon, daemon_since_usec, join_token_id,"        \
-        " join_hash, join_expires_usec"
+        " join_hash, join_expires_usec, vote"
 
 static void read_node(sqlite3_stmt *st, struct db_node *n) {
         *n = (struct db_node){
@@ -464,6 +467,7 @@ static void read_node(sqlite3_stmt *st, struct db_node *n) {
                 .state_since_usec = (uint64_t)sqlite3_column_int64(st, 5),
                 .daemon = sqlite3_column_int(st, 6) != 0,
                 .daemon_since_usec = (uint64_t)sqlite3_column_int64(st, 7),
+                .vote = sqlite3_column_int(st, 11) != 0,
         };
         if (sqlite3_column_type(st, 8) == SQLITE_TEXT && sqlite3_column_bytes(st, 9) == OP_HASH_SIZE) {
                 n->join_token_id = xstrdup((const char *)sqlite3_column_text(st, 8));

@@ -115,6 +115,10 @@ static const struct field fields_node_fenced[] = {
         STR("method", value, OP_NAME_MAX),
         OPT_STR("message", event_message, OP_TEXT_MAX),
 };
+static const struct field fields_node_vote[] = {
+        STR("name", name, OP_NAME_MAX),
+        U8("vote", state),
+};
 static const struct field fields_node_fence_set[] = {
         STR("name", name, OP_NAME_MAX),
         OPT_STR("doc", doc, OP_DOC_MAX),
@@ -144,6 +148,7 @@ static const struct {
         KIND(OP_NODE_PAUSE, "node-pause", fields_node_pause),
         KIND(OP_NODE_FENCED, "node-fenced", fields_node_fenced),
         KIND(OP_NODE_FENCE_SET, "node-fence-set", fields_node_fence_set),
+        KIND(OP_NODE_VOTE, "node-vote", fields_node_vote),
 #undef KIND
 };
 

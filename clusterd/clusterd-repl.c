@@ -595,6 +595,7 @@ static unsigned changed_mask(enum op_kind k) {
         case OP_NODE_ADD:
         case OP_NODE_REMOVE:
         case OP_NODE_STATE:
+        case OP_NODE_VOTE:
         case OP_JOIN_TOKEN:
                 return REPL_CHANGED_NODES;
         case OP_TOKEN_CREATE:

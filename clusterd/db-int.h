@@ -16,7 +16,7 @@
 #include "clusterd/config-int.h"
 #include "clusterd/op-int.h"
 
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 
 /* How an applied operation ended: r == 0 done, r < 0 refused (the same on
  * every member), with a message for the client. */
@@ -62,6 +62,7 @@ struct db_node {
         char *join_token_id; /* NULL when no join token is pending */
         uint8_t join_hash[OP_HASH_SIZE];
         uint64_t join_expires_usec;
+        bool vote; /* false once it left cleanly: its vote no longer counts (dynamic quorum) */
 };
 
 void db_node_done(struct db_node *n);

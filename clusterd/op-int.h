@@ -90,6 +90,7 @@ enum op_kind {
         OP_NODE_PAUSE = 16,     /* state: 0 resume, 1 pause, 2 pause and drain */
         OP_NODE_FENCED = 17,    /* leader: value = method, event_message = detail; releases the node's roles */
         OP_NODE_FENCE_SET = 18, /* doc = {"agent": ..., "params": {...}} or "" to remove */
+        OP_NODE_VOTE = 19,      /* a node about itself: state 0 = it left cleanly, 1 = its vote counts again */
         _OP_KIND_MAX,
 };
 

@@ -119,6 +119,7 @@ static const struct wire_kind wire[] = {
           "node-fence-set",
           { { "name", W_STR, OP_NAME_MAX, true }, { "doc", W_STR, OP_DOC_MAX, false } },
           2 },
+        { OP_NODE_VOTE, "node-vote", { { "name", W_STR, OP_NAME_MAX, true }, { "vote", W_U8, 0, false } }, 2 },
 };
 
 /* Where a wire field lives in struct op. */
@@ -155,7 +156,7 @@ static inline void *op_field(struct op *op, const char *name) {
                 return &op->event_message;
         if (streq(name, "doc"))
                 return &op->doc;
-        if (streq(name, "create") || streq(name, "failure") || streq(name, "pause"))
+        if (streq(name, "create") || streq(name, "failure") || streq(name, "pause") || streq(name, "vote"))
                 return &op->state;
         if (streq(name, "action"))
                 return &op->key;

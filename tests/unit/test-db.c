@@ -113,7 +113,7 @@ static void test_open_refuses_newer_schema(void **state) {
         db = NULL;
         assert_int_equal(db_open(path, DB_SYNC_FULL, &db, &e), -EPROTONOSUPPORT);
         assert_null(db);
-        assert_non_null(strstr(e.msg, "database schema version 99 is newer than this clusterd understands (2)"));
+        assert_non_null(strstr(e.msg, "database schema version 99 is newer than this clusterd understands (3)"));
         assert_non_null(strstr(e.msg, path));
 }
 

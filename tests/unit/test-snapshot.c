@@ -222,7 +222,7 @@ static void test_snapshot_structure_damage(void **state) {
         RESET();
         put_le_at(d + 4, DB_SCHEMA_VERSION + 1, 4);
         assert_install_refused(f.dst, d, f.good_size, f.before, f.before_size,
-                               "snapshot has schema version 3, this node has 2");
+                               "snapshot has schema version 4, this node has 3");
         put_le_at(d + 4, 0, 4);
         assert_install_refused(f.dst, d, f.good_size, f.before, f.before_size, "schema version 0");
 
