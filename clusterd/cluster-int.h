@@ -14,6 +14,7 @@ struct corosync_conf_node {
         const char *name;
         uint32_t nodeid;
         const char *address;
+        bool left; /* it left cleanly: quorum_votes 0 (dynamic quorum) */
 };
 
 /* The quorum device section (clusterd's witness), when a witness is set. */

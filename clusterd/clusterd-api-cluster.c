@@ -118,10 +118,12 @@ json_object *api_node_json(struct clusterd *c, const struct db_node *n) {
         json_add_string(o, "name", n->name);
         json_add_int(o, "id", n->nodeid);
         json_add_string(o, "address", n->address);
-        json_add_string(o, "state", node_state_to_string(state));
+        /* A node that left cleanly and is gone reads "left". */
+        json_add_string(o, "state", state == NODE_STATE_OFFLINE && !n->vote ? "left" : node_state_to_string(state));
         json_add_timestamp(o, "since", since);
         json_add_string(o, "clusterd", daemon ? "running" : "stopped");
         json_add_int(o, "votes", node_votes(c, n->nodeid));
+        json_add_bool(o, "vote_counts", n->vote);
         json_add_bool(o, "local", streq(n->name, c->node_name));
         json_add_bool(o, "leader", n->nodeid == repl_leader(c->repl));
         json_add_timestamp(o, "added", n->added_usec);

@@ -149,12 +149,17 @@ static void on_lost(void *data, int error) {
         (void)qb_loop_job_add(c->loop, QB_LOOP_HIGH, c, reconnect_job);
 }
 
+static void on_shutdown_request(void *data) {
+        clusterd_shutdown_request(data);
+}
+
 static const struct cs_callbacks cs_callbacks = {
         .deliver = on_deliver,
         .group_change = on_group_change,
         .quorum_change = on_quorum_change,
         .nodelist_change = on_nodelist_change,
         .dispatch_done = on_dispatch_done,
+        .shutdown_request = on_shutdown_request,
         .lost = on_lost,
 };
 
@@ -194,7 +199,9 @@ static void connect_cb(void *data) {
         if (r < 0) {
                 if (!c->disconnected_usec)
                         c->disconnected_usec = now;
-                if (now - c->last_start_usec >= START_INTERVAL_USEC || c->last_start_usec == 0) {
+                if (c->leaving)
+                        log_debug("corosync was stopped cleanly; waiting for it to be started: %s", e.msg);
+                else if (now - c->last_start_usec >= START_INTERVAL_USEC || c->last_start_usec == 0) {
                         log_notice("corosync is not reachable (%s); starting it", e.msg);
                         c->last_start_usec = now;
                         (void)clusterd_run_command(c, "corosync.start-command", c->config->corosync.start_command);
@@ -204,6 +211,7 @@ static void connect_cb(void *data) {
                 return;
         }
         c->disconnected_usec = 0;
+        c->leaving = false;
         c->nodeid = cs_local_nodeid(c->cs);
         identify_self(c);
         log_notice("Connected to corosync as node '%s' (id %" PRIu32 ")", c->node_name[0] ? c->node_name : "?",
@@ -302,10 +310,12 @@ int clusterd_render_corosync_conf(struct clusterd *c, char **ret, struct err *e)
         if ((r = db_nodes(c->db, &nodes, &n)) < 0)
                 return err_set(e, r, "cannot read the nodes: %s", db_last_error(c->db));
         _cleanup_free_ struct corosync_conf_node *cn = xcalloc(MAX(n, 1), sizeof(*cn));
+        _cleanup_free_ bool *counts = xcalloc(MAX(n, 1), sizeof(*counts));
+        uint32_t voters = dynamic_votes(nodes, n, counts);
         for (size_t i = 0; i < n; i++)
-                cn[i] = (struct corosync_conf_node){ nodes[i].name, nodes[i].nodeid, nodes[i].address };
+                cn[i] = (struct corosync_conf_node){ nodes[i].name, nodes[i].nodeid, nodes[i].address, !counts[i] };
         struct corosync_conf_device dev;
-        bool have_device = clusterd_witness_device(c, (uint32_t)n, &dev);
+        bool have_device = clusterd_witness_device(c, voters, &dev);
         r = corosync_conf_render(cl.name, cl.token_ms ? cl.token_ms : 3000, cn, n, have_device ? &dev : NULL, ret, e);
         db_nodes_free(nodes, n);
         return r;

@@ -61,8 +61,10 @@ int corosync_conf_render(const char *cluster_name, uint32_t token_ms, const stru
                         "        name: %s\n"
                         "        nodeid: %" PRIu32 "\n"
                         "        ring0_addr: %s\n"
+                        "%s"
                         "    }\n",
-                        sorted[i].name, sorted[i].nodeid, sorted[i].address);
+                        sorted[i].name, sorted[i].nodeid, sorted[i].address,
+                        sorted[i].left ? "        quorum_votes: 0\n" : "");
         fprintf(f, "}\n\n"
                    "quorum {\n"
                    "    provider: corosync_votequorum\n");

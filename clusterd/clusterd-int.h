@@ -71,6 +71,12 @@ struct clusterd {
         size_t n_leader_pending;
         bool quorum_event_pending;
 
+        /* Dynamic quorum (clusterd-leave.c). */
+        bool leaving;     /* corosync stopped cleanly: do not start it again (until clusterd restarts) */
+        bool leave_armed; /* leave_timer runs: corosync waits for our answer */
+        qb_loop_timer_handle leave_timer;
+        bool vote_pending; /* the write that gives this node its vote back is in flight */
+
         /* Roles (clusterd-manager.c, clusterd-executor.c). */
         struct exec *exec;         /* owned: runs agent actions */
         struct manager *manager;   /* owned: the leader's placement and fencing */
@@ -81,6 +87,20 @@ struct clusterd {
 
         bool stopping;
 };
+
+/* ------------------------------------------------------------------------ */
+/* clusterd-leave.c: dynamic quorum for nodes that stop cleanly.             */
+
+/* The number of nodes whose vote counts (those that did not leave cleanly;
+ * all of them if none would). With ret_counts (n entries), says for each
+ * node whether its vote counts. */
+uint32_t dynamic_votes(const struct db_node *nodes, size_t n, bool *ret_counts);
+uint32_t clusterd_voting_nodes(struct clusterd *c);
+/* corosync stops cleanly: record that this node left, then let it stop. */
+void clusterd_shutdown_request(struct clusterd *c);
+/* A node that left and is a member again takes its vote back. */
+void clusterd_vote_return(struct clusterd *c);
+void clusterd_leave_done(struct clusterd *c);
 
 /* ------------------------------------------------------------------------ */
 /* clusterd-cluster.c: creating, joining and leaving; corosync's files and

@@ -125,6 +125,7 @@ static void leader_run(void *data) {
         /* A loss of quorum is recorded by the node that saw it, once it can
          * write again: the leader of the day may never have seen it. */
         record_quorum(c);
+        clusterd_vote_return(c);
         if (!clusterd_is_leader(c) || db_nodes(c->db, &nodes, &n) < 0)
                 return;
         for (size_t i = 0; i < n; i++)

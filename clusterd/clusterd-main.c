@@ -340,8 +340,10 @@ static void stop(struct clusterd *c) {
         c->stopping = true;
         if (c->connect_armed && c->loop)
                 qb_loop_timer_del(c->loop, c->connect_timer);
-        if (c->loop)
+        if (c->loop) {
                 leader_done(c);
+                clusterd_leave_done(c);
+        }
         if (c->repl)
                 clusterd_disconnect(c);
         /* Pending writes are answered before the HTTP server goes. */

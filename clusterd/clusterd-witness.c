@@ -143,15 +143,6 @@ bool clusterd_witness_device(struct clusterd *c, uint32_t n_nodes, struct corosy
         return true;
 }
 
-static uint32_t voting_nodes(struct clusterd *c) {
-        struct db_node *nodes = NULL;
-        size_t n = 0;
-        if (db_nodes(c->db, &nodes, &n) < 0)
-                return 0;
-        db_nodes_free(nodes, n);
-        return (uint32_t)n;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Polling votequorum                                                        */
 
@@ -595,7 +586,7 @@ void clusterd_witness_update(struct clusterd *c) {
                 return;
         }
         bool want = witness_url(c, url, sizeof(url));
-        bool counts = quorum_witness_counts(voting_nodes(c));
+        bool counts = quorum_witness_counts(clusterd_voting_nodes(c));
         uint64_t lease = lease_setting(c);
         struct witness_vote *v = c->witness;
         if (v && (!want || !streq(v->url, url) || v->counts != counts || v->lease_usec != lease)) {
@@ -693,7 +684,7 @@ json_object *clusterd_witness_json(struct clusterd *c) {
                 return o;
         json_add_string(o, "type", witness_url_parse(url, &u, NULL) >= 0 ? u.scheme : NULL);
         json_add_int(o, "lease_ms", (int64_t)(lease_setting(c) / USEC_PER_MSEC));
-        uint32_t n = voting_nodes(c);
+        uint32_t n = clusterd_voting_nodes(c);
         json_add_bool(o, "counts", quorum_witness_counts(n));
         json_add_int(o, "voting_nodes", n);
         json_add_string(o, "credentials", c->config->witness.credentials);

@@ -210,6 +210,69 @@ def test_two_nodes_with_a_file_share_witness(rig):
     w.write_credentials(n1, "smb")
 
 
+def corosync_running(node):
+    return bool(node.find_pids("corosync"))
+
+
+@pytest.mark.skipif(_skip_reason("smb") is not None, reason=str(_skip_reason("smb")))
+def test_clean_leave_lowers_the_majority_and_turns_the_witness_on(rig):
+    """Dynamic quorum with the dynamic witness: 3 nodes and a witness that
+    does not count (odd). n3 stops corosync cleanly: its vote goes, so 2
+    voting nodes remain and the witness counts. Then n2 crashes: n1 goes on
+    with the witness, which the static majority (2 of 3) would not allow.
+    n3 started again takes its vote back."""
+    r = rig(3)
+    n1, n2, n3 = r.nodes
+    w = rig_witness.WitnessHost(r)
+    url = w.start_samba()
+    for n in r.nodes:
+        w.write_credentials(n, "smb")
+    h.form(r)
+    assert h.ctl(n1, "quorum", "set", "--witness", url).rc == 0
+    q = wait_quorum(r, n1, lambda q: q["witness"].get("device_registered") and q["writable"], 40, "the witness set")
+    assert q["witness"]["counts"] is False and q["witness"]["voting_nodes"] == 3, q
+    assert (q["expected_votes"], q["quorum"]) == (3, 2), q
+
+    # -- n3 leaves cleanly (how corosync.service stops)
+    before = h.events(n1)[-1]["id"]
+    n3.run(["corosync-cfgtool", "-H", "--force"])
+    for n in (n1, n2):
+        q = wait_quorum(r, n, lambda q: q["members"] == ["n1", "n2"] and q["witness"]["counts"] and voting(q), 40,
+                        "%s: n3 gone, the witness counting" % n.name)
+        assert q["witness"]["voting_nodes"] == 2 and q["quorate"] and q["writable"], q
+        # 2 nodes and the witness: the majority is 2 of 3.
+        wait_quorum(r, n, lambda q: (q["expected_votes"], q["total_votes"], q["quorum"]) == (3, 3, 2), 20,
+                    "%s: expected votes 3 (n1, n2, the witness)" % n.name)
+    node = h.nodes_by_name(h.status(n1))["n3"]
+    assert node["state"] == "left" and node["vote_counts"] is False, node
+    left = h.events(n1, kind="node.left", since=before)
+    assert left and "n3" in left[-1]["message"] and "left cleanly" in left[-1]["message"], left
+    conf = n1.read_file("/etc/corosync/corosync.conf")
+    assert "quorum_votes: 0" in conf and "expected_votes: 3" in conf and "votes: 1" in conf, conf
+    assert "recording that this node leaves" in h.clusterd_log(n3)
+    # clusterd does not start a corosync that was stopped on purpose.
+    time.sleep(3)
+    assert not corosync_running(n3)
+
+    # -- n2 crashes: n1 goes on with the witness (static quorum: 1 of 3)
+    n2.kill9()
+    q = wait_quorum(r, n1, lambda q: q["members"] == ["n1"] and q["writable"], 40, "n1 alone with the witness")
+    assert q["total_votes"] == 2 and q["quorum"] == 2 and voting(q), q
+    assert h.set_setting(n1, "user.last-man", "n1").ok
+
+    # -- n3 comes back: it takes its vote back and catches up
+    n3.run(["corosync"])
+    q = wait_quorum(r, n1, lambda q: q["members"] == ["n1", "n3"] and q["writable"], 60, "n3 back")
+    wait_until(lambda: h.nodes_by_name(h.status(n1))["n3"]["vote_counts"] is True, 30, 0.25, "n3's vote back")
+    # n2 crashed, so its vote still counts: 3 voting nodes, the witness off.
+    q = wait_quorum(r, n1, lambda q: q["witness"]["voting_nodes"] == 3 and not q["witness"]["counts"], 30,
+                    "the witness off again")
+    assert (q["expected_votes"], q["total_votes"], q["quorum"]) == (3, 2, 2), q
+    assert h.events(n1, kind="node.vote-restored", since=before)
+    wait_until(lambda: h.get_setting(n3, "user.last-man") == "n1", 30, 0.25, "n3 to catch up")
+    assert "quorum_votes" not in n3.read_file("/etc/corosync/corosync.conf")
+
+
 @pytest.mark.skipif(_skip_reason("smb") is not None, reason=str(_skip_reason("smb")))
 def test_witness_bad_input(rig):
     r = rig(2)

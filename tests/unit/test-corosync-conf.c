@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 
 #include "clusterd/cluster-int.h"
+#include "clusterd/clusterd-int.h"
+#include "quorum/quorum.h"
 
 #define HEADER                                                                                                         \
         "# Written by clusterd from the cluster database. Changes made here are\n"                                     \
@@ -208,6 +210,47 @@ static void test_quorum_device(void **state) {
         assert_non_null(strstr(odd, "        votes: 0\n"));
 }
 
+/* Dynamic quorum: a node that left cleanly is written with no vote, and
+ * the witness's parity counts only the nodes with one. */
+static void test_left_node(void **state) {
+        static const struct corosync_conf_node nodes[] = { { "n1", 1, "198.18.0.1" },
+                                                           { "n2", 2, "198.18.0.2" },
+                                                           { "n3", 3, "198.18.0.3", true } };
+        _cleanup_free_ char *text = NULL;
+        struct err e = {};
+
+        assert_int_equal(corosync_conf_render("lab", 3000, nodes, 3, NULL, &text, &e), 0);
+        assert_non_null(strstr(text, "        ring0_addr: 198.18.0.2\n"
+                                     "    }\n"));
+        assert_non_null(strstr(text, "        ring0_addr: 198.18.0.3\n"
+                                     "        quorum_votes: 0\n"
+                                     "    }\n"));
+        assert_null(strstr(strstr(text, "quorum_votes") + 1, "quorum_votes"));
+}
+
+static void test_dynamic_votes(void **state) {
+        struct db_node nodes[4] = {
+                { .name = (char *)"n1", .vote = true },
+                { .name = (char *)"n2", .vote = true },
+                { .name = (char *)"n3", .vote = false },
+                { .name = (char *)"n4", .vote = true },
+        };
+        bool counts[4];
+
+        assert_int_equal(dynamic_votes(nodes, 4, counts), 3);
+        assert_true(counts[0] && counts[1] && !counts[2] && counts[3]);
+        assert_int_equal(quorum_expected_votes(dynamic_votes(nodes, 4, NULL), true), 3);
+        nodes[3].vote = false;
+        assert_int_equal(dynamic_votes(nodes, 4, counts), 2);
+        assert_int_equal(quorum_expected_votes(dynamic_votes(nodes, 4, NULL), true), 3);
+        assert_true(quorum_witness_counts(dynamic_votes(nodes, 4, NULL)));
+        /* No vote at all is never written: then every node counts. */
+        nodes[0].vote = nodes[1].vote = false;
+        assert_int_equal(dynamic_votes(nodes, 4, counts), 4);
+        assert_true(counts[0] && counts[1] && counts[2] && counts[3]);
+        assert_int_equal(dynamic_votes(nodes, 0, NULL), 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* corosync's own parser                                                     */
 
@@ -273,7 +316,7 @@ static void test_corosync_accepts(void **state) {
         assert_int_equal(write_file_atomic(key, authkey, sizeof(authkey), 0400), 0);
 
         const struct corosync_conf_node nodes[] = {
-                { "n3", 3, "127.0.0.3" },
+                { "n3", 3, "127.0.0.3", true }, /* left cleanly: quorum_votes 0 */
                 { "n1", 1, "127.0.0.1" },
                 { "n2", 2, "127.0.0.2" },
         };
@@ -330,6 +373,8 @@ int main(void) {
                 cmocka_unit_test(test_unsafe_values),
                 cmocka_unit_test(test_missing_values),
                 cmocka_unit_test(test_quorum_device),
+                cmocka_unit_test(test_left_node),
+                cmocka_unit_test(test_dynamic_votes),
                 cmocka_unit_test_setup_teardown(test_corosync_accepts, setup_dir, teardown_dir),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
