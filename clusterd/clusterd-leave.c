@@ -47,6 +47,28 @@ uint32_t clusterd_voting_nodes(struct clusterd *c) {
         return voters;
 }
 
+/* Whether this node's vote counts, as the database says; false when the
+ * node is not (yet) in it. */
+static bool own_vote(struct clusterd *c, bool *ret) {
+        struct db_node self = {};
+        if (!c->node_name[0] || db_node_get(c->db, c->node_name, &self) < 0)
+                return false;
+        *ret = self.vote;
+        db_node_done(&self);
+        return true;
+}
+
+/* Submits OP_NODE_VOTE for this node. */
+static int submit_vote(struct clusterd *c, bool vote, repl_done_fn done, struct err *e) {
+        struct op op = { .kind = OP_NODE_VOTE, .name = xstrdup(c->node_name), .state = vote };
+        op.client = xstrdup("clusterd");
+        op.time_usec = now_realtime_usec();
+        int r = repl_submit(c->repl, &op, done, c, NULL, e);
+        if (r < 0)
+                op_done(&op);
+        return r;
+}
+
 static void answer(struct clusterd *c) {
         if (c->leave_armed)
                 qb_loop_timer_del(c->loop, c->leave_timer);
@@ -74,17 +96,11 @@ static void left_done(void *userdata, int r, const struct op_result *res, const 
 }
 
 void clusterd_shutdown_request(struct clusterd *c) {
-        struct db_node self = {};
         struct err e = {};
+        bool vote;
 
         c->leaving = true;
-        if (!c->node_name[0] || db_node_get(c->db, c->node_name, &self) < 0) {
-                answer(c);
-                return;
-        }
-        bool vote = self.vote;
-        db_node_done(&self);
-        if (!vote) {
+        if (!own_vote(c, &vote) || !vote) {
                 answer(c);
                 return;
         }
@@ -94,14 +110,10 @@ void clusterd_shutdown_request(struct clusterd *c) {
                 answer(c);
                 return;
         }
-        struct op op = { .kind = OP_NODE_VOTE, .name = xstrdup(c->node_name), .state = 0 };
-        op.client = xstrdup("clusterd");
-        op.time_usec = now_realtime_usec();
-        if (repl_submit(c->repl, &op, left_done, c, NULL, &e) < 0) {
+        if (submit_vote(c, false, left_done, &e) < 0) {
                 log_notice("corosync is stopping, and this node cannot record that it leaves (%s): it counts as "
                            "failed, its vote still counts",
                            e.msg);
-                op_done(&op);
                 answer(c);
                 return;
         }
@@ -122,22 +134,13 @@ static void back_done(void *userdata, int r, const struct op_result *res, const 
 }
 
 void clusterd_vote_return(struct clusterd *c) {
-        struct db_node self = {};
         struct err e = {};
+        bool vote;
 
-        if (c->leaving || c->vote_pending || !c->cs || !c->node_name[0] || !repl_writable(c->repl) ||
-            db_node_get(c->db, c->node_name, &self) < 0)
+        if (c->leaving || c->vote_pending || !c->cs || !repl_writable(c->repl) || !own_vote(c, &vote) || vote)
                 return;
-        bool vote = self.vote;
-        db_node_done(&self);
-        if (vote)
-                return;
-        struct op op = { .kind = OP_NODE_VOTE, .name = xstrdup(c->node_name), .state = 1 };
-        op.client = xstrdup("clusterd");
-        op.time_usec = now_realtime_usec();
-        if (repl_submit(c->repl, &op, back_done, c, NULL, &e) < 0) {
+        if (submit_vote(c, true, back_done, &e) < 0) {
                 log_debug("Cannot record now that this node's vote counts again: %s", e.msg);
-                op_done(&op);
                 return;
         }
         c->vote_pending = true;
