@@ -431,6 +431,46 @@ static void test_apply_node_state(void **state) {
         db_close(db);
 }
 
+static void test_apply_node_vote(void **state) {
+        struct db *db = open_db(state, "vote.db");
+        struct db_node n = {};
+        struct op_result res;
+
+        create_cluster(db, 3);
+        assert_int_equal(db_node_get(db, "n3", &n), 0);
+        assert_true(n.vote); /* every node counts from the start */
+        db_node_done(&n);
+
+        struct op left = op_name(OP_NODE_VOTE, "n3");
+        res = apply_from(db, 3, left);
+        assert_int_equal(res.r, 0);
+        assert_last_event(db, res.version, "n3", "node.left", "n3",
+                          "Node 'n3' left cleanly: its vote no longer counts towards the majority");
+        assert_int_equal(db_node_get(db, "n3", &n), 0);
+        assert_false(n.vote);
+        db_node_done(&n);
+
+        /* The same again: nothing to record. */
+        size_t before = count_events(db);
+        assert_int_equal(apply_from(db, 3, op_name(OP_NODE_VOTE, "n3")).r, 0);
+        assert_int_equal(count_events(db), before);
+
+        struct op back = op_name(OP_NODE_VOTE, "n3");
+        back.state = 1;
+        res = apply_from(db, 3, back);
+        assert_last_event(db, res.version, "n3", "node.vote-restored", "n3",
+                          "Node 'n3' is back: its vote counts towards the majority again");
+        assert_int_equal(db_node_get(db, "n3", &n), 0);
+        assert_true(n.vote);
+        db_node_done(&n);
+
+        struct op bad = op_name(OP_NODE_VOTE, "n3");
+        bad.state = 2;
+        assert_refused(apply(db, bad), -EINVAL, "invalid vote 2");
+        assert_refused(apply(db, op_name(OP_NODE_VOTE, "n9")), -ENOENT, "no node named 'n9'");
+        db_close(db);
+}
+
 static void test_apply_tokens(void **state) {
         struct db *db = open_db(state, "tokens.db");
         struct db_node n = {};
@@ -948,6 +988,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_events_query, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_raise_epoch, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_wipe, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_apply_node_vote, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prepare_join, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
