@@ -334,9 +334,36 @@ void repl_resolve_writes(struct repl *r) {
         }
 }
 
+/* Whether this partition can write only thanks to the witness's vote: its
+ * replicas alone are short of the quorum. Then the witness is one more
+ * replica: a write is committed once every replica confirmed it and the
+ * witness record holds its version, so that no partition with a database
+ * that lacks it can take the witness (docs/witness.md, "The partition in
+ * time"). Versions compare like the record's positions here: a holder's
+ * writes always have higher versions than the record it took. */
+static bool needs_witness(struct repl *r) {
+        const struct cs_quorum *q = r->cs ? cs_quorum(r->cs) : NULL;
+        return q && q->known && repl_replica_votes(r) < q->quorum;
+}
+
+/* Completes the writes that are committed now. */
+static void complete_committed(struct repl *r) {
+        uint64_t c = r->committed;
+        struct write *w, *next;
+
+        if (!r->writable || r->state != REPL_SYNCED)
+                return;
+        if (needs_witness(r))
+                c = MIN(c, r->witness_version);
+        for (w = r->writes; w; w = next) {
+                next = w->next;
+                if (w->state == W_APPLIED && w->commit_at <= c)
+                        complete(r, w, 0, NULL);
+        }
+}
+
 void repl_update_committed(struct repl *r) {
         uint64_t c = UINT64_MAX;
-        struct write *w, *next;
 
         if (r->state != REPL_SYNCED || r->n_peers == 0)
                 return;
@@ -346,13 +373,14 @@ void repl_update_committed(struct repl *r) {
         if (c == UINT64_MAX || c <= r->committed)
                 return;
         r->committed = c;
-        if (!r->writable)
+        complete_committed(r);
+}
+
+void repl_witness_holds(struct repl *r, uint64_t version) {
+        if (version <= r->witness_version)
                 return;
-        for (w = r->writes; w; w = next) {
-                next = w->next;
-                if (w->state == W_APPLIED && w->commit_at <= c)
-                        complete(r, w, 0, NULL);
-        }
+        r->witness_version = version;
+        complete_committed(r);
 }
 
 static void tick_cb(void *data) {
@@ -487,8 +515,12 @@ void repl_update_writable(struct repl *r) {
                         return;
                 }
         }
-        if (w == r->writable)
+        if (w == r->writable) {
+                /* Replicas that came or went may decide whether writes
+                 * wait for the witness. */
+                complete_committed(r);
                 return;
+        }
         r->writable = w;
         if (w)
                 log_notice("Cluster database is writable (epoch %" PRIu64 ", version %" PRIu64 ", %zu replicas)",
@@ -502,6 +534,7 @@ void repl_update_writable(struct repl *r) {
         if (w) {
                 repl_resolve_writes(r);
                 repl_send_queued(r);
+                complete_committed(r);
         }
         if (r->cb->status)
                 r->cb->status(r->userdata);
@@ -634,7 +667,7 @@ static int apply_one(struct repl *r, struct peer *p, struct op *op, const uint8_
                 repl_fail(r, k, "cannot apply a %s operation: %s", op_kind_to_string(op->kind), db_last_error(r->db));
                 return k;
         }
-        r->changed |= changed_mask(op->kind);
+        r->changed |= changed_mask(op->kind) | REPL_CHANGED_POSITION;
         if (res.r < 0)
                 log_info("Operation %s from node %" PRIu32 " refused: %s", op_kind_to_string(op->kind), p->nodeid,
                          res.message);

@@ -90,6 +90,7 @@ struct repl {
         unsigned changed; /* REPL_CHANGED_* in the open batch */
         bool writable;
         uint64_t committed;
+        uint64_t witness_version; /* the witness record holds at least this version */
 
         struct write *writes; /* FIFO, owned */
         size_t n_writes;

@@ -49,7 +49,8 @@ enum {
         REPL_CHANGED_NODES = 1 << 0,
         REPL_CHANGED_SETTINGS = 1 << 1,
         REPL_CHANGED_TOKENS = 1 << 2,
-        REPL_CHANGED_ROLES = 1 << 3, /* roles, node properties, fencing */
+        REPL_CHANGED_ROLES = 1 << 3,    /* roles, node properties, fencing */
+        REPL_CHANGED_POSITION = 1 << 4, /* any operation: the database's position moved */
         REPL_CHANGED_ALL = 0xff,
 };
 
@@ -99,6 +100,10 @@ void repl_forget(struct repl *r, uint64_t id);
 enum repl_state repl_state(struct repl *r);
 const char *repl_state_to_string(enum repl_state s);
 bool repl_writable(struct repl *r);
+/* The witness record holds (at least) this database version. A partition
+ * that is writable only thanks to the witness's vote counts a write as
+ * committed once the record holds it, as well as every replica. */
+void repl_witness_holds(struct repl *r, uint64_t version);
 uint64_t repl_committed(struct repl *r);
 
 /* The members of the current view that take part in replication (synced,
