@@ -213,6 +213,8 @@ struct corosync_conf_device;
 /* Starts, reconfigures or stops the witness to match the database
  * (quorum.witness, quorum.witness-lease, the number of nodes). */
 void clusterd_witness_update(struct clusterd *c);
+/* The database's position moved: a holder writes it to the record at once. */
+void clusterd_witness_position(struct clusterd *c);
 /* Withdraws the vote, unregisters the device and frees everything. */
 void clusterd_witness_stop(struct clusterd *c);
 /* The quorum device section for corosync.conf; false without a witness. */

@@ -157,6 +157,10 @@ static int daemonize(int lock_fd) {
 
 static void repl_changed(void *userdata, unsigned what) {
         struct clusterd *c = userdata;
+        if (what & REPL_CHANGED_POSITION)
+                clusterd_witness_position(c);
+        if (!(what & ~REPL_CHANGED_POSITION))
+                return;
         /* The witness is part of corosync.conf (its quorum device section). */
         if (what & (REPL_CHANGED_NODES | REPL_CHANGED_SETTINGS))
                 clusterd_nodes_changed(c);

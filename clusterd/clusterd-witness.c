@@ -55,6 +55,7 @@ struct wmsg {
         uint32_t seq;       /* REQUEST, GRANT */
         uint64_t ring_seq;  /* the sender's votequorum ring */
         uint64_t remaining_usec;
+        uint64_t record_version; /* the version the sender knows the record holds */
 } __attribute__((packed));
 
 struct witness_vote {
@@ -71,7 +72,8 @@ struct witness_vote {
         struct witness *w; /* the backend; leader only */
         struct arbiter *a; /* leader only; kept while releasing */
         bool fd_polled;
-        bool lost; /* its corosync connection is gone: lost_job restarts it */
+        bool lost;               /* its corosync connection is gone: lost_job restarts it */
+        uint64_t record_version; /* the record is known to hold this database version */
         struct arbiter_position position;
 
         uint32_t *members; /* CPG group members, sorted; owned */
@@ -209,6 +211,7 @@ static void send_msg(struct witness_vote *v, uint32_t type, uint32_t to, uint32_
                 .seq = htole32(seq),
                 .ring_seq = htole64(v->ring_seq),
                 .remaining_usec = htole64(remaining),
+                .record_version = htole64(v->record_version),
         };
         memcpy(buf, &m, sizeof(m));
         if (tlen)
@@ -217,6 +220,25 @@ static void send_msg(struct witness_vote *v, uint32_t type, uint32_t to, uint32_
 }
 
 static json_object *arbiter_json(struct witness_vote *v, uint64_t now);
+
+static void send_status(struct witness_vote *v, uint64_t now) {
+        _cleanup_json_ json_object *o = arbiter_json(v, now);
+        send_msg(v, MSG_STATUS, 0, 0, 0, json_object_to_json_string(o));
+        v->last_status_usec = now;
+}
+
+/* What the record is known to hold: any record seen, read or written, is a
+ * lower bound, since its position never goes back. Replication counts a
+ * write as committed once the record holds it when the partition needs the
+ * witness (repl_witness_holds); the leader tells the members at once. */
+static void note_record(struct witness_vote *v, uint64_t version) {
+        if (version <= v->record_version)
+                return;
+        v->record_version = version;
+        repl_witness_holds(v->c->repl, version);
+        if (v->leader)
+                send_status(v, now_monotonic_usec());
+}
 
 static void send_request(struct witness_vote *v, uint64_t now) {
         uint32_t seq = ++v->req_seq;
@@ -278,6 +300,7 @@ static void on_deliver(void *data, uint32_t nodeid, uint32_t pid, const void *ms
                 free(v->leader_status);
                 v->leader_status = strndup((const char *)msg + sizeof(m), size - sizeof(m));
                 v->leader_status_from = nodeid;
+                note_record(v, le64toh(m.record_version));
                 break;
         default:
                 break;
@@ -408,6 +431,8 @@ static void step(struct witness_vote *v, const struct arbiter_event *ev) {
          * fresh one. */
         struct arbiter_status st;
         arbiter_get_status(v->a, now, &st);
+        if (st.known)
+                note_record(v, st.position.version);
         if (st.state == ARBITER_IDLE && ev->type != ARBITER_EV_START) {
                 v->a = arbiter_free(v->a);
                 if (v->wake_armed) {
@@ -516,6 +541,17 @@ static void reconsider(struct witness_vote *v) {
 /* ------------------------------------------------------------------------ */
 /* The periodic tick                                                         */
 
+void clusterd_witness_position(struct clusterd *c) {
+        struct witness_vote *v = c->witness;
+        if (!v || !v->a || !v->leader)
+                return;
+        const struct db_position *p = db_position(c->db);
+        if (p->epoch != v->position.epoch || p->version != v->position.version) {
+                v->position = (struct arbiter_position){ p->epoch, p->version };
+                step(v, &(struct arbiter_event){ .type = ARBITER_EV_POSITION, .position = v->position });
+        }
+}
+
 static void poll_cb(void *data) {
         struct witness_vote *v = data;
         struct clusterd *c = v->c;
@@ -525,16 +561,9 @@ static void poll_cb(void *data) {
         if (v->counts && v->leader && !v->a && now - v->setup_tried_usec >= RETRY_SETUP_USEC)
                 reconsider(v);
         if (v->a && v->leader) {
-                const struct db_position *p = db_position(c->db);
-                if (p->epoch != v->position.epoch || p->version != v->position.version) {
-                        v->position = (struct arbiter_position){ p->epoch, p->version };
-                        step(v, &(struct arbiter_event){ .type = ARBITER_EV_POSITION, .position = v->position });
-                }
-                if (now - v->last_status_usec >= STATUS_USEC) {
-                        _cleanup_json_ json_object *o = arbiter_json(v, now);
-                        send_msg(v, MSG_STATUS, 0, 0, 0, json_object_to_json_string(o));
-                        v->last_status_usec = now;
-                }
+                clusterd_witness_position(c);
+                if (v->a && now - v->last_status_usec >= STATUS_USEC)
+                        send_status(v, now);
         } else if (v->counts && v->cs && v->ring_known &&
                    (now - v->last_request_usec >= REQUEST_USEC || v->grant_until < now + 2 * POLL_USEC)) {
                 send_request(v, now);
@@ -695,6 +724,7 @@ json_object *clusterd_witness_json(struct clusterd *c) {
         }
         json_add_bool(o, "vote", v->polled && v->cast);
         json_add_bool(o, "device_registered", v->registered);
+        json_add_int(o, "record_version", (int64_t)v->record_version);
         json_add_string(o, "role", v->leader ? "arbiter" : "member");
         if (!v->leader && v->grant_until > now)
                 json_add_int(o, "grant_ms", (int64_t)((v->grant_until - now) / USEC_PER_MSEC));
