@@ -9,6 +9,7 @@ in status and logs. Real Samba, real Azurite, real corosync votequorum."""
 
 import os
 import random
+import re
 import shutil
 import time
 
@@ -127,7 +128,14 @@ def test_two_nodes_with_a_file_share_witness(rig):
     # -- the loss of the non-holder: the holder keeps going
     n2.kill9()
     wait_quorum(r, n1, lambda q: q["members"] == ["n1"] and q["writable"], 30, "n1 alone and writable")
-    assert h.set_setting(n1, "user.alone", "n1").ok
+    # A write that needs the witness is acknowledged only once the witness
+    # record holds it: read the share right after each acknowledgement.
+    for i in range(5):
+        before = h.status(n1)["database"]["version"]
+        assert h.set_setting(n1, "user.alone", "n1-%d" % i).ok
+        held = record_position(w)[1]
+        assert held > before, "acknowledged write %d: the record holds version %d, the database was at %d before it" % (
+            i, held, before)
     rejoin(r, n2)
 
     # -- the loss of the holder: the other takes the witness after the lease
@@ -208,6 +216,25 @@ def test_two_nodes_with_a_file_share_witness(rig):
     assert not voting(q)
     assert "wrong user name or password" in h.clusterd_log(n1)
     w.write_credentials(n1, "smb")
+
+
+def record_position(w, cluster="t"):
+    """(epoch, version) of the newest record of the cluster in the share."""
+    best = None
+    for f in os.listdir(w.share_dir()):
+        if not f.startswith("clusterd-witness-%s-" % cluster):
+            continue
+        with open(os.path.join(w.share_dir(), f)) as fh:
+            text = fh.read()
+        if not text:
+            continue  # abandoned by a writer that gave up
+        gen = int(f.rsplit(".", 1)[1])
+        if best is None or gen > best[0]:
+            best = (gen, text)
+    assert best, os.listdir(w.share_dir())
+    line = [ln for ln in best[1].splitlines() if ln.startswith("position: ")][0]
+    epoch, version = line.split()[1:3]
+    return int(epoch), int(version)
 
 
 def corosync_running(node):
@@ -320,6 +347,20 @@ def test_four_nodes_split_with_a_cloud_witness(rig):
     time.sleep(8)  # longer than the lease: the other half never takes it
     for n in (n3, n4):
         assert not quorum(n)["quorate"]
+    # The half lives on the witness's vote, so a write is acknowledged only
+    # once the blob holds it, on the arbiter (n1) and on a member (n2): with
+    # the witness slowed down, reading the blob right after each
+    # acknowledgement shows it.
+    w.proxy_mode("slow 600")
+    blob = "clusterd-witness-t-" + h.status(n1)["uuid"]
+    for i, n in enumerate((n1, n2, n1, n2)):
+        before = h.status(n)["database"]["version"]
+        assert h.set_setting(n, "user.half", "%s-%d" % (n.name, i)).ok
+        held = int(re.search(r"^position: \d+ (\d+)$", w.azurite.get_blob(rig_witness.AZ_CONTAINER, blob),
+                             re.M).group(1))
+        assert held > before, "%s: acknowledged, but the blob holds version %d (the database was at %d)" % (
+            n.name, held, before)
+    w.proxy_mode("pass")
     r.heal()
     h.wait_converged(r, timeout=60)
 

@@ -160,6 +160,16 @@ def put_blob(endpoint, container, name, body, account=ACCOUNT, key=KEY):
     return rh.get("ETag")
 
 
+def get_blob(endpoint, container, name, account=ACCOUNT, key=KEY):
+    """Get Blob: its content (bytes)."""
+    url = "%s/%s/%s" % (endpoint, container, name)
+    status, rh, rbody = _request("GET", url, shared_key_headers("GET", url, account, key))
+    if status != 200:
+        raise AzuriteError("getting blob %s/%s at %s: HTTP %s %s %s" % (
+            container, name, endpoint, status, rh.get("x-ms-error-code", ""), rbody[:300]))
+    return rbody
+
+
 def ping(endpoint):
     """Whether the blob service answers at all (any HTTP status)."""
     status, _, _ = _request("GET", endpoint + "?comp=list", timeout=2)
@@ -228,6 +238,13 @@ class Azurite:
             raise AzuriteError("could not put blob %s/%s: %s%s" % (container, name, cp.stdout, cp.stderr))
         return cp.stdout.strip()
 
+    def get_blob(self, container, name):
+        """Blob container/name's content as text (Shared Key, through run_prefix)."""
+        cp = self._cli("get-blob", self.endpoint, container, name)
+        if cp.returncode != 0:
+            raise AzuriteError("could not get blob %s/%s: %s%s" % (container, name, cp.stdout, cp.stderr))
+        return cp.stdout
+
     def running(self):
         return self.proc.poll() is None
 
@@ -293,8 +310,11 @@ def main(argv):
         with open(argv[4], "rb") as f:
             print(put_blob(argv[1], argv[2], argv[3], f.read()))
         return 0
+    if len(argv) == 4 and argv[0] == "get-blob":
+        sys.stdout.write(get_blob(argv[1], argv[2], argv[3]).decode("utf-8", "replace"))
+        return 0
     sys.stderr.write("usage: witness_azure.py ping ENDPOINT | create-container ENDPOINT CONTAINER"
-                     " | put-blob ENDPOINT CONTAINER NAME FILE\n")
+                     " | put-blob ENDPOINT CONTAINER NAME FILE | get-blob ENDPOINT CONTAINER NAME\n")
     return 2
 
 
