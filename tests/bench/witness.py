@@ -13,6 +13,11 @@ partition being quorate and writable on its own:
                0.1 s) after its first read of the last renewal, then takes
                the witness.
 
+and the time a write takes (`clusterctl settings set`, from the host, so
+with the tool's start-up) with both nodes up, then on a node left alone,
+whose writes are acknowledged only once the witness record holds them
+(commit coupling): the difference is what coupling costs.
+
 Times are taken on the host by polling `clusterctl quorum show` on the
 survivor every 50 ms. Prints a table and writes JSON (default
 bench-results/witness.json). Not part of the test pass/fail.
@@ -34,7 +39,7 @@ import rig as R  # noqa: E402
 import rig_witness  # noqa: E402
 import witness_azure  # noqa: E402
 from failover import pct  # noqa: E402
-from helpers import ctl, wait_converged  # noqa: E402
+from helpers import ctl, set_setting, wait_converged  # noqa: E402
 from rig_host import Pending, wait_until  # noqa: E402
 
 
@@ -68,6 +73,15 @@ def time_until(pred, start, timeout=60):
 def summarize(vals):
     return {"p50": pct(vals, 50), "p95": pct(vals, 95), "n": len([v for v in vals if v is not None]),
             "values": vals}
+
+
+def time_writes(node, count, tag):
+    out = []
+    for i in range(count):
+        t0 = time.monotonic()
+        ok = set_setting(node, "user.bench", "%s-%d" % (tag, i)).ok
+        out.append(time.monotonic() - t0 if ok else None)
+    return out
 
 
 def run_kind(kind, args):
@@ -107,15 +121,22 @@ def run_kind(kind, args):
             n1.start_clusterd()
             wait_converged(rig, timeout=90)
             wait_until(lambda: voting_everywhere(rig), 60, 0.25, "the vote back on both nodes")
+        both = time_writes(n1, args.writes, "both")
+        n2.kill9()
+        wait_until(lambda: alone_writable(n1), 60, 0.05, "n1 alone and writable")
+        alone = time_writes(n1, args.writes, "alone")
+        print("  writes: p50 %s s with both nodes, %s s alone with the witness" % (pct(both, 50), pct(alone, 50)),
+              flush=True)
         w.stop()
         return {"witness": kind, "token_ms": args.token, "link_cut": summarize(link),
-                "holder_lost": summarize(kills)}
+                "holder_lost": summarize(kills), "write_both": summarize(both), "write_alone": summarize(alone)}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=8)
     ap.add_argument("--kills", type=int, default=3)
+    ap.add_argument("--writes", type=int, default=20)
     ap.add_argument("--token", type=int, default=1000)
     ap.add_argument("--kinds", default="smb,azure")
     ap.add_argument("--out", default=os.path.join(HERE, "..", "..", "bench-results", "witness.json"))
@@ -133,7 +154,8 @@ def main():
     print()
     print("%-8s %-12s %8s %8s %8s %4s" % ("witness", "fault", "p50 s", "p95 s", "max s", "n"))
     for run in results["runs"]:
-        for key, label in (("link_cut", "link cut"), ("holder_lost", "holder lost")):
+        for key, label in (("link_cut", "link cut"), ("holder_lost", "holder lost"), ("write_both", "write, 2 up"),
+                           ("write_alone", "write, alone")):
             s = run[key]
             vals = [v for v in s["values"] if v is not None]
             fmt = lambda v: "%8.3f" % v if v is not None else "%8s" % "-"  # noqa: E731
