@@ -240,6 +240,11 @@ static int apply_node_vote(struct apply *a) {
         db_node_done(&old);
         if (was == (op->state != 0))
                 return 0;
+        /* The last node with a vote keeps it, whoever asks: two nodes that
+         * leave at once cannot both take theirs away. */
+        if (!op->state && (r = apply_exists(a, "SELECT 1 FROM nodes WHERE vote = 1 AND name != ?", op->name, 0)) <= 0)
+                return r < 0 ? r
+                             : apply_refuse(a, -EBUSY, "node '%s' is the last node with a vote and keeps it", op->name);
         sqlite3_stmt *st = db_stmt(a->db, "UPDATE nodes SET vote = ? WHERE name = ?");
         if (!st)
                 return -EIO;

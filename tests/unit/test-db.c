@@ -464,6 +464,15 @@ static void test_apply_node_vote(void **state) {
         assert_true(n.vote);
         db_node_done(&n);
 
+        /* The last voter keeps its vote. */
+        assert_int_equal(apply(db, op_name(OP_NODE_VOTE, "n1")).r, 0);
+        assert_int_equal(apply(db, op_name(OP_NODE_VOTE, "n2")).r, 0);
+        assert_refused(apply(db, op_name(OP_NODE_VOTE, "n3")), -EBUSY,
+                       "node 'n3' is the last node with a vote and keeps it");
+        assert_int_equal(db_node_get(db, "n3", &n), 0);
+        assert_true(n.vote);
+        db_node_done(&n);
+
         struct op bad = op_name(OP_NODE_VOTE, "n3");
         bad.state = 2;
         assert_refused(apply(db, bad), -EINVAL, "invalid vote 2");
