@@ -3,73 +3,37 @@
 """rig_node.py: one node of a rig (see rig.py): its processes, paths, faults
 and clusterd."""
 
-import argparse
-import atexit
-import fcntl
 import json as jsonlib
 import os
 import re
-import secrets
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
-
-from rig_host import (  # noqa: F401 (re-exported: the rig's API)
+from rig_host import (
     PREFIX,
-    STATE_ROOT,
-    REPO_ROOT,
     API_PORT,
     WATCHDOG_TIMEOUT,
     PERSISTED_DIRS,
     VOLATILE_DIRS,
-    NFT_TABLE,
-    _ID_RE,
-    _SYS_PATH,
     RigError,
     CommandError,
     NodeDown,
-    Pending,
-    _text,
     _cmd_str,
     _env,
     sh,
     wait_until,
-    _netns_names,
     _netns_pids,
     _netns_inode,
     _proc_netns_inode,
     _proc_starttime,
     _proc_comm,
-    _proc_state,
     _pid_alive,
     _kill,
     _kill_netns,
-    _run_netns_mounted,
-    _maybe_unmount_run_netns,
-    _link_exists_in_root,
-    _Lock,
-    _state_path,
-    _read_state,
-    _write_state,
-    _all_states,
-    _owner_alive,
-    _rig_namespaces,
-    _teardown,
-    _alloc_subnet,
-    _normalize_subnet,
-    sweep_stale,
-    _live_rigs,
-    _live_lock,
-    _handlers_installed,
-    _cleanup_at_exit,
-    _on_signal,
-    _install_handlers,
     _yaml,
     _merge,
 )
