@@ -19,16 +19,12 @@ import base64
 import os
 import re
 import secrets
-import shutil
-import subprocess
 import sys
-import time
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import rig as rigmod  # noqa: E402
-from witness_tool import Reply, sweep_stale_namespaces, tool_path  # noqa: E402
+from witness_tool import ToolEnv, module_env  # noqa: E402
 import witness_azure  # noqa: E402
 import witness_proxy  # noqa: E402
 
@@ -41,24 +37,19 @@ STATE_ROOT = "/var/tmp/clusterd-witness-azure"
 
 
 
-class Env:
+class Env(ToolEnv):
     """The namespace, Azurite, the proxy, and helpers to run the tool."""
 
+    ns_prefix = NS_PREFIX
+
     def __init__(self, workdir):
-        self.ns = "%s%d" % (NS_PREFIX, os.getpid())
-        self.prefix = ["ip", "netns", "exec", self.ns]
-        self.dir = workdir
-        self.tool = tool_path()
+        super().__init__(workdir)
         self.az = None
         self.proxy = None
         self.control = os.path.join(workdir, "proxy-mode")
-        self.n = 0
 
     def start(self):
-        sweep_stale_namespaces(NS_PREFIX)
-        rigmod.sh(["ip", "netns", "add", self.ns])
-        rigmod.sh(["ip", "-n", self.ns, "link", "set", "lo", "up"])
-        rigmod.sh(["ip", "-n", self.ns, "addr", "add", ADDRESS + "/32", "dev", "lo"])
+        self.make_namespace([ADDRESS])
         self.az = witness_azure.start_azurite(self.prefix, os.path.join(self.dir, "azurite"), ADDRESS, AZURITE_PORT)
         self.proxy = witness_proxy.start_proxy(self.prefix, "%s:%d" % (ADDRESS, PROXY_PORT),
                                                "%s:%d" % (ADDRESS, AZURITE_PORT), self.control,
@@ -68,77 +59,20 @@ class Env:
         for p in (self.proxy, self.az):
             if p is not None:
                 p.stop()
-        if self.ns in rigmod._netns_names():
-            rigmod._kill_netns(self.ns)
-            rigmod.sh(["ip", "netns", "del", self.ns], check=False)
-        rigmod._maybe_unmount_run_netns()
+        self.drop_namespace()
 
     def url(self, container=CONTAINER, via_proxy=False):
         port = PROXY_PORT if via_proxy else AZURITE_PORT
         return "azure://%s/%s?endpoint=http://%s:%d/%s" % (self.az.account, container, ADDRESS, port,
                                                            self.az.account)
 
-    def credentials(self, **values):
-        """A credentials file (root, 0600) with values (account_key=..., sas=...)."""
-        self.n += 1
-        path = os.path.join(self.dir, "cred-%d" % self.n)
-        with open(path, "w") as f:
-            f.write("# written by test_witness_azure.py\n")
-            for k, v in values.items():
-                f.write("%s = %s\n" % (k.replace("_", "-"), v))
-        os.chmod(path, 0o600)
-        return path
-
     def key_credentials(self):
         return self.credentials(account_key=self.az.key)
-
-    def name(self, what):
-        """A fresh object name per test, so that tests do not see each other's blobs."""
-        self.n += 1
-        return "clusterd-witness-%s-%d" % (what, self.n)
-
-    def tool_run(self, url, cred, *args, timeout_ms=5000):
-        cmd = self.prefix + [self.tool, "--url", url, "--credentials", cred, "--timeout-ms", str(timeout_ms)]
-        cmd += [str(a) for a in args]
-        t0 = time.monotonic()
-        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=rigmod._env())
-        return Reply(cp, time.monotonic() - t0)
-
-    def read(self, url, cred, name, **kw):
-        r = self.tool_run(url, cred, "read", name, **kw)
-        assert r.rc == 0, r
-        return r
-
-    def write(self, url, cred, name, expect_tag, text, generation=1, **kw):
-        self.n += 1
-        path = os.path.join(self.dir, "text-%d" % self.n)
-        with open(path, "w") as f:
-            f.write(text)
-        r = self.tool_run(url, cred, "write", name, expect_tag or "-", generation, path, **kw)
-        assert r.rc == 0, r
-        return r
 
 
 @pytest.fixture(scope="module")
 def env(request):
-    missing = witness_azure.azurite_missing()
-    if missing:
-        pytest.skip(missing)
-    if not os.access(tool_path(), os.X_OK):
-        pytest.skip("%s is not built (make, or set CLUSTERD_BUILDDIR)" % tool_path())
-    workdir = os.path.join(STATE_ROOT, "%d-%s" % (os.getpid(), secrets.token_hex(3)))
-    os.makedirs(workdir)
-    failed_before = request.session.testsfailed
-    e = Env(workdir)
-    try:
-        e.start()
-        yield e
-    finally:
-        e.stop()
-        if request.session.testsfailed == failed_before:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            sys.stderr.write("\nwitness test files kept (Azurite's and the proxy's logs): %s\n" % workdir)
+    yield from module_env(request, witness_azure.azurite_missing(), Env, STATE_ROOT, "Azurite's and the proxy's logs")
 
 
 @pytest.fixture
@@ -203,21 +137,9 @@ def test_concurrent_writers_one_wins(env):
     writers = 5
 
     def race(expect_tag, generation):
-        paths = []
-        for i in range(writers):
-            env.n += 1
-            path = os.path.join(env.dir, "text-%d" % env.n)
-            with open(path, "w") as f:
-                f.write("writer %d generation %d\n" % (i, generation))
-            paths.append(path)
-        procs = [subprocess.Popen(env.prefix + [env.tool, "--url", url, "--credentials", cred, "write", name,
-                                                expect_tag, str(generation), p],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=rigmod._env())
-                 for p in paths]
-        replies = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=60)
-            replies.append(Reply(subprocess.CompletedProcess(proc.args, proc.returncode, out, err), 0.0))
+        replies = env.run_together([env.tool_cmd(url, cred, "write", name, expect_tag, generation,
+                                                 env.text_file("writer %d generation %d\n" % (i, generation)))
+                                    for i in range(writers)])
         results = sorted(r.result for r in replies)
         assert results == ["conflict"] * (writers - 1) + ["ok"], replies
         winner = replies[[r.result for r in replies].index("ok")]

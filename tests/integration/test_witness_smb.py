@@ -18,16 +18,13 @@ not built ($CLUSTERD_BUILDDIR/tests/witness/witness-tool).
 import os
 import re
 import secrets
-import shutil
-import subprocess
 import sys
-import time
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rig as rigmod  # noqa: E402
-from witness_tool import Reply, sweep_stale_namespaces, tool_path  # noqa: E402
+from witness_tool import ToolEnv, module_env  # noqa: E402
 import witness_smb  # noqa: E402
 
 ADDRESS = "198.18.202.1"
@@ -43,26 +40,20 @@ LSAN_SUPPRESSIONS = "leak:debug_set_logfile\n"
 
 
 
-class Env:
+class Env(ToolEnv):
     """The namespace, smbd, and helpers to run the tool."""
 
+    ns_prefix = NS_PREFIX
+
     def __init__(self, workdir):
-        self.ns = "%s%d" % (NS_PREFIX, os.getpid())
-        self.prefix = ["ip", "netns", "exec", self.ns]
-        self.dir = workdir
-        self.tool = tool_path()
+        super().__init__(workdir)
         self.samba = None
-        self.n = 0
         self.suppressions = os.path.join(workdir, "lsan.supp")
         with open(self.suppressions, "w") as f:
             f.write(LSAN_SUPPRESSIONS)
 
     def start(self):
-        sweep_stale_namespaces(NS_PREFIX)
-        rigmod.sh(["ip", "netns", "add", self.ns])
-        rigmod.sh(["ip", "-n", self.ns, "link", "set", "lo", "up"])
-        for a in (ADDRESS, SPARE_ADDRESS):
-            rigmod.sh(["ip", "-n", self.ns, "addr", "add", a + "/32", "dev", "lo"])
+        self.make_namespace([ADDRESS, SPARE_ADDRESS])
         self.samba = witness_smb.start_samba(self.prefix, os.path.join(self.dir, "samba"), ADDRESS,
                                              users={USER: PASSWORD},
                                              shares={SHARE: {"read_only": False}, "spare": {"read_only": False}})
@@ -70,38 +61,19 @@ class Env:
     def stop(self):
         if self.samba is not None:
             self.samba.stop()
-        if self.ns in rigmod._netns_names():
-            rigmod._kill_netns(self.ns)
-            rigmod.sh(["ip", "netns", "del", self.ns], check=False)
-        rigmod._maybe_unmount_run_netns()
+        self.drop_namespace()
 
     def url(self, share=SHARE, folder="", address=ADDRESS):
         return "smb://%s/%s%s" % (address, share, "/" + folder if folder else "")
 
-    def credentials(self, **values):
-        """A credentials file (root, 0600) with values (username=..., password=...)."""
-        self.n += 1
-        path = os.path.join(self.dir, "cred-%d" % self.n)
-        with open(path, "w") as f:
-            f.write("# written by test_witness_smb.py\n")
-            for k, v in values.items():
-                f.write("%s = %s\n" % (k.replace("_", "-"), v))
-        os.chmod(path, 0o600)
-        return path
-
     def user_credentials(self):
         return self.credentials(username=USER, password=PASSWORD)
-
-    def name(self, what):
-        """A fresh object name per test, so that tests do not see each other's files."""
-        self.n += 1
-        return "clusterd-witness-%s-%d" % (what, self.n)
 
     def share_dir(self, share=SHARE):
         return self.samba.share_path(share)
 
-    def _tool_env(self):
-        env = rigmod._env()
+    def tool_env(self):
+        env = super().tool_env()
         # Leak checks stay on in an ASan build; only libsmbclient's own
         # leak is suppressed.
         env["ASAN_OPTIONS"] = ":".join(x for x in (os.environ.get("ASAN_OPTIONS", ""), "fast_unwind_on_malloc=0") if x)
@@ -109,54 +81,10 @@ class Env:
             x for x in (os.environ.get("LSAN_OPTIONS", ""), "suppressions=" + self.suppressions) if x)
         return env
 
-    def tool_cmd(self, url, cred, *args, timeout_ms=5000):
-        cmd = self.prefix + [self.tool, "--url", url, "--credentials", cred, "--timeout-ms", str(timeout_ms)]
-        return cmd + [str(a) for a in args]
-
-    def tool_run(self, url, cred, *args, timeout_ms=5000):
-        t0 = time.monotonic()
-        cp = subprocess.run(self.tool_cmd(url, cred, *args, timeout_ms=timeout_ms), capture_output=True, text=True,
-                            timeout=120, env=self._tool_env())
-        return Reply(cp, time.monotonic() - t0)
-
-    def text_file(self, text):
-        self.n += 1
-        path = os.path.join(self.dir, "text-%d" % self.n)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
-    def read(self, url, cred, name, **kw):
-        r = self.tool_run(url, cred, "read", name, **kw)
-        assert r.rc == 0, r
-        return r
-
-    def write(self, url, cred, name, expect_tag, text, generation=1, **kw):
-        r = self.tool_run(url, cred, "write", name, expect_tag or "-", generation, self.text_file(text), **kw)
-        assert r.rc == 0, r
-        return r
-
 
 @pytest.fixture(scope="module")
 def env(request):
-    missing = witness_smb.samba_missing()
-    if missing:
-        pytest.skip(missing)
-    if not os.access(tool_path(), os.X_OK):
-        pytest.skip("%s is not built (make, or set CLUSTERD_BUILDDIR)" % tool_path())
-    workdir = os.path.join(STATE_ROOT, "%d-%s" % (os.getpid(), secrets.token_hex(3)))
-    os.makedirs(workdir)
-    failed_before = request.session.testsfailed
-    e = Env(workdir)
-    try:
-        e.start()
-        yield e
-    finally:
-        e.stop()
-        if request.session.testsfailed == failed_before:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            sys.stderr.write("\nwitness test files kept (smbd's log, the shares): %s\n" % workdir)
+    yield from module_env(request, witness_smb.samba_missing(), Env, STATE_ROOT, "smbd's log, the shares")
 
 
 def expect(reply, result):
@@ -221,14 +149,9 @@ def test_concurrent_writers_one_wins(env):
     writers = 5
 
     def race(expect_tag, generation):
-        procs = [subprocess.Popen(env.tool_cmd(url, cred, "write", name, expect_tag, generation,
-                                               env.text_file("writer %d generation %d\n" % (i, generation))),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env._tool_env())
-                 for i in range(writers)]
-        replies = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=60)
-            replies.append(Reply(subprocess.CompletedProcess(proc.args, proc.returncode, out, err), 0.0))
+        replies = env.run_together([env.tool_cmd(url, cred, "write", name, expect_tag, generation,
+                                                 env.text_file("writer %d generation %d\n" % (i, generation)))
+                                    for i in range(writers)])
         results = sorted(r.result for r in replies)
         assert results == ["conflict"] * (writers - 1) + ["ok"], replies
         winner = replies[[r.result for r in replies].index("ok")]

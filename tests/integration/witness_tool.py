@@ -5,7 +5,13 @@ run printed, and the sweep of namespaces a dead run of a test left."""
 
 import os
 import re
+import secrets
+import shutil
+import subprocess
 import sys
+import time
+
+import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rig as rigmod  # noqa: E402
@@ -58,3 +64,111 @@ def sweep_stale_namespaces(prefix):
         rigmod._kill_netns(ns)
         rigmod.sh(["ip", "netns", "del", ns], check=False)
 
+
+
+class ToolEnv:
+    """A backend test module's own network namespace (NS_PREFIX + pid) and
+    witness-tool run in it. A subclass sets ns_prefix and starts its server
+    in start() (after make_namespace) and stops it in stop() (before
+    drop_namespace)."""
+
+    ns_prefix = None
+
+    def __init__(self, workdir):
+        self.ns = "%s%d" % (self.ns_prefix, os.getpid())
+        self.prefix = ["ip", "netns", "exec", self.ns]
+        self.dir = workdir
+        self.tool = tool_path()
+        self.n = 0
+
+    def make_namespace(self, addresses):
+        sweep_stale_namespaces(self.ns_prefix)
+        rigmod.sh(["ip", "netns", "add", self.ns])
+        rigmod.sh(["ip", "-n", self.ns, "link", "set", "lo", "up"])
+        for a in addresses:
+            rigmod.sh(["ip", "-n", self.ns, "addr", "add", a + "/32", "dev", "lo"])
+
+    def drop_namespace(self):
+        if self.ns in rigmod._netns_names():
+            rigmod._kill_netns(self.ns)
+            rigmod.sh(["ip", "netns", "del", self.ns], check=False)
+        rigmod._maybe_unmount_run_netns()
+
+    def credentials(self, **values):
+        """A credentials file (root, 0600) with values (username=..., account_key=...)."""
+        self.n += 1
+        path = os.path.join(self.dir, "cred-%d" % self.n)
+        with open(path, "w") as f:
+            f.write("# written by the witness backend tests\n")
+            for k, v in values.items():
+                f.write("%s = %s\n" % (k.replace("_", "-"), v))
+        os.chmod(path, 0o600)
+        return path
+
+    def name(self, what):
+        """A fresh object name per test, so that tests do not see each other's objects."""
+        self.n += 1
+        return "clusterd-witness-%s-%d" % (what, self.n)
+
+    def text_file(self, text):
+        self.n += 1
+        path = os.path.join(self.dir, "text-%d" % self.n)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def tool_env(self):
+        return rigmod._env()
+
+    def tool_cmd(self, url, cred, *args, timeout_ms=5000):
+        cmd = self.prefix + [self.tool, "--url", url, "--credentials", cred, "--timeout-ms", str(timeout_ms)]
+        return cmd + [str(a) for a in args]
+
+    def tool_run(self, url, cred, *args, timeout_ms=5000):
+        t0 = time.monotonic()
+        cp = subprocess.run(self.tool_cmd(url, cred, *args, timeout_ms=timeout_ms), capture_output=True, text=True,
+                            timeout=120, env=self.tool_env())
+        return Reply(cp, time.monotonic() - t0)
+
+    def run_together(self, cmds):
+        """Starts every command at once; their Replies, in order."""
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=self.tool_env()) for cmd in cmds]
+        replies = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            replies.append(Reply(subprocess.CompletedProcess(proc.args, proc.returncode, out, err), 0.0))
+        return replies
+
+    def read(self, url, cred, name, **kw):
+        r = self.tool_run(url, cred, "read", name, **kw)
+        assert r.rc == 0, r
+        return r
+
+    def write(self, url, cred, name, expect_tag, text, generation=1, **kw):
+        r = self.tool_run(url, cred, "write", name, expect_tag or "-", generation, self.text_file(text), **kw)
+        assert r.rc == 0, r
+        return r
+
+
+def module_env(request, missing, make_env, state_root, kept_what):
+    """The body of a backend test module's `env` fixture: skips when the
+    server (missing: why, or None) or the tool is missing, runs make_env(
+    workdir) started, and keeps the work directory only when a test failed."""
+    if missing:
+        pytest.skip(missing)
+    if not os.access(tool_path(), os.X_OK):
+        pytest.skip("%s is not built (make, or set CLUSTERD_BUILDDIR)" % tool_path())
+    workdir = os.path.join(state_root, "%d-%s" % (os.getpid(), secrets.token_hex(3)))
+    os.makedirs(workdir)
+    failed_before = request.session.testsfailed
+    e = make_env(workdir)
+    try:
+        e.start()
+        yield e
+    finally:
+        e.stop()
+        if request.session.testsfailed == failed_before:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            sys.stderr.write("\nwitness test files kept (%s): %s\n" % (kept_what, workdir))
