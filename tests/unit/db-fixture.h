@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * db-fixture.h: helpers shared by test-db.c and test-snapshot.c: a temp
- * directory per test, opening a database in it, a three-node cluster,
- * building and applying operations, reading events, taking a snapshot,
- * and a history that touches every operation kind.
+ * db-fixture.h: helpers shared by test-db.c, test-db-apply.c and
+ * test-snapshot.c: a temp directory per test, opening a database in it, a
+ * three-node cluster, building and applying operations, reading and
+ * checking events, taking a snapshot, and a history that touches every
+ * operation kind.
  */
 #pragma once
 
@@ -247,4 +248,32 @@ static inline void feed_history(struct db *db, const char *variant) {
         apply_from(db, 1, op_name(OP_NODE_REMOVE, "n4"));
         apply_from(db, 3, op_name(OP_TOKEN_DELETE, "automation"));
         apply_from(db, 1, op_setting_unset("cluster.description"));
+}
+
+/* The newest event. */
+static inline struct ev *last_event(struct db *db, struct evs *store) {
+        *store = events(db, 0, 1, NULL);
+        assert_int_equal(store->n, 1);
+        return &store->v[0];
+}
+
+static inline void assert_last_event(struct db *db, uint64_t id, const char *node, const char *kind, const char *object,
+                                     const char *message) {
+        _cleanup_(evs_done) struct evs l = {};
+        struct ev *ev = last_event(db, &l);
+        assert_true(ev->id == id);
+        assert_string_equal(ev->node, node);
+        assert_string_equal(ev->kind, kind);
+        assert_true(streq_ptr(ev->object, object));
+        assert_string_equal(ev->message, message);
+}
+
+static inline size_t count_events(struct db *db) {
+        _cleanup_(evs_done) struct evs l = events(db, 0, 1000000, NULL);
+        return l.n;
+}
+
+static inline void assert_refused(struct op_result res, int code, const char *message) {
+        assert_int_equal(res.r, code);
+        assert_string_equal(res.message, message);
 }
