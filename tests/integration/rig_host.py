@@ -235,6 +235,25 @@ def _kill(pid, sig):
         return False
 
 
+def stop_group(proc, timeout=10):
+    """Stops a subprocess started with start_new_session=True and everything
+    in its process group: SIGTERM, then SIGKILL after timeout seconds.
+    Idempotent; returns its exit status."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if proc.poll() is not None:
+            break
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            if sig == signal.SIGKILL:
+                raise
+    return proc.returncode
+
+
 def _kill_netns(ns, timeout=10.0, reap=None):
     """SIGKILLs every process of network namespace ns until none is left."""
     deadline = time.monotonic() + timeout

@@ -35,11 +35,12 @@ import hashlib
 import hmac
 import http.client
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.parse
+
+from rig_host import stop_group
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -250,20 +251,7 @@ class Azurite:
 
     def stop(self, timeout=10):
         """SIGTERM, then SIGKILL after timeout seconds. Idempotent."""
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait(timeout)
-        return self.proc.returncode
+        return stop_group(self.proc, timeout)
 
 
 def start_azurite(run_prefix, workdir, address, port=10000, timeout=START_TIMEOUT):

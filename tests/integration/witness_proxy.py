@@ -40,6 +40,8 @@ import tempfile
 import threading
 import time
 
+from rig_host import stop_group
+
 MODES = ("pass", "slow", "status", "readonly", "drop", "hang")
 HEAD_MAX = 64 * 1024
 IO_TIMEOUT = 120.0  # seconds: a stuck peer of a forwarded exchange is given up on
@@ -358,17 +360,7 @@ class ProxyProcess:
         set_proxy_mode(self.control, mode)
 
     def stop(self, timeout=10):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout)
-        return self.proc.returncode
+        return stop_group(self.proc, timeout)
 
 
 def start_proxy(run_prefix, listen, upstream, control, log_path, timeout=15.0):
