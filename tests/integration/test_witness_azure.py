@@ -134,21 +134,8 @@ def test_concurrent_writers_one_wins(env):
     # Into a container nobody made yet: every writer creates it (or finds
     # it made), then exactly one create and one update of a tag succeed.
     url, cred, name = env.url("raced"), env.key_credentials(), env.name("race")
-    writers = 5
-
-    def race(expect_tag, generation):
-        replies = env.run_together([env.tool_cmd(url, cred, "write", name, expect_tag, generation,
-                                                 env.text_file("writer %d generation %d\n" % (i, generation)))
-                                    for i in range(writers)])
-        results = sorted(r.result for r in replies)
-        assert results == ["conflict"] * (writers - 1) + ["ok"], replies
-        winner = replies[[r.result for r in replies].index("ok")]
-        got = env.read(url, cred, name)
-        assert got.tag == winner.tag and got.text.endswith("generation %d\n" % generation), (got, replies)
-        return winner.tag
-
-    tag = race("-", 1)
-    race(tag, 2)
+    tag = env.race(url, cred, name, "-", 1)
+    env.race(url, cred, name, tag, 2)
 
 
 def test_wrong_key_is_denied_with_the_server_code(env):

@@ -146,21 +146,8 @@ def test_old_generations_are_cleaned_up_and_stale_writers_lose(env):
 
 def test_concurrent_writers_one_wins(env):
     url, cred, name = env.url(), env.user_credentials(), env.name("race")
-    writers = 5
-
-    def race(expect_tag, generation):
-        replies = env.run_together([env.tool_cmd(url, cred, "write", name, expect_tag, generation,
-                                                 env.text_file("writer %d generation %d\n" % (i, generation)))
-                                    for i in range(writers)])
-        results = sorted(r.result for r in replies)
-        assert results == ["conflict"] * (writers - 1) + ["ok"], replies
-        winner = replies[[r.result for r in replies].index("ok")]
-        got = env.read(url, cred, name)
-        assert got.tag == winner.tag and got.text.endswith("generation %d\n" % generation), (got, replies)
-        return winner.tag
-
-    tag = race("-", 1)
-    race(tag, 2)
+    tag = env.race(url, cred, name, "-", 1)
+    env.race(url, cred, name, tag, 2)
 
 
 def test_two_clusters_share_a_folder(env):

@@ -140,6 +140,19 @@ class ToolEnv:
             replies.append(Reply(subprocess.CompletedProcess(proc.args, proc.returncode, out, err), 0.0))
         return replies
 
+    def race(self, url, cred, name, expect_tag, generation, writers=5):
+        """Writers write generation at once, each expecting expect_tag:
+        exactly one succeeds, and a read shows its text. Returns its tag."""
+        replies = self.run_together([self.tool_cmd(url, cred, "write", name, expect_tag, generation,
+                                                   self.text_file("writer %d generation %d\n" % (i, generation)))
+                                     for i in range(writers)])
+        results = sorted(r.result for r in replies)
+        assert results == ["conflict"] * (writers - 1) + ["ok"], replies
+        winner = replies[[r.result for r in replies].index("ok")]
+        got = self.read(url, cred, name)
+        assert got.tag == winner.tag and got.text.endswith("generation %d\n" % generation), (got, replies)
+        return winner.tag
+
     def read(self, url, cred, name, **kw):
         r = self.tool_run(url, cred, "read", name, **kw)
         assert r.rc == 0, r
